@@ -1,0 +1,5 @@
+import sys
+
+from readmission.cli import main
+
+sys.exit(main())

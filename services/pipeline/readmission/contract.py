@@ -1,0 +1,206 @@
+"""The feature contract: every column of the data set, its type, allowed values and limits.
+
+Defined once and used by cleaning (validation), training (feature lists), the API (request
+schema) and the UI (form widgets). Pure Python: importing it costs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    """How a column is typed in the clean table and treated by the model."""
+
+    ID = "id"  # identifiers: stored, never a feature
+    INTEGER = "integer"  # counts and durations: numeric features
+    CODE = "code"  # integer codes of a lookup table (IDs_mapping.csv): categorical features
+    CATEGORY = "category"  # a small closed set of strings
+    TEXT = "text"  # open, high-cardinality strings (ICD-9 codes, specialties)
+    TARGET = "target"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the raw CSV and its contract."""
+
+    name: str
+    kind: Kind
+    description: str
+    default: str | int | None = None  # a realistic value for forms and examples
+    allowed: tuple[str, ...] | None = None  # closed set (CATEGORY) or known codes (CODE)
+    minimum: int | None = None
+    maximum: int | None = None
+    max_null_ratio: float = 0.0  # in one cleaned batch
+    nullable: bool = False
+
+    @property
+    def is_feature(self) -> bool:
+        return self.kind not in (Kind.ID, Kind.TARGET)
+
+
+MISSING = "?"  # how the source writes a missing value
+TARGET = "readmitted"
+POSITIVE = "<30"  # readmitted within 30 days → 1
+LABEL = "readmitted_30d"
+
+AGE_BRACKETS = tuple(f"[{lo}-{lo + 10})" for lo in range(0, 100, 10))
+WEIGHT_BRACKETS = (*(f"[{lo}-{lo + 25})" for lo in range(0, 200, 25)), ">200")
+DRUG_DOSE = ("No", "Steady", "Up", "Down")
+DRUGS = (
+    "metformin",
+    "repaglinide",
+    "nateglinide",
+    "chlorpropamide",
+    "glimepiride",
+    "acetohexamide",
+    "glipizide",
+    "glyburide",
+    "tolbutamide",
+    "pioglitazone",
+    "rosiglitazone",
+    "acarbose",
+    "miglitol",
+    "troglitazone",
+    "tolazamide",
+    "examide",
+    "citoglipton",
+    "insulin",
+    "glyburide-metformin",
+    "glipizide-metformin",
+    "glimepiride-pioglitazone",
+    "metformin-rosiglitazone",
+    "metformin-pioglitazone",
+)
+# Codes from data/IDs_mapping.csv (the ids the mapping file documents).
+ADMISSION_TYPES = tuple(str(i) for i in range(1, 9))
+DISCHARGE_DISPOSITIONS = tuple(str(i) for i in range(1, 31))
+ADMISSION_SOURCES = tuple(str(i) for i in (*range(1, 15), *range(17, 27)))
+# Encounters that cannot be readmitted: expired (11, 19, 20, 21) or discharged to hospice (13, 14).
+NOT_READMITTABLE = (11, 13, 14, 19, 20, 21)
+
+
+def _count(name: str, description: str, default: int, maximum: int, minimum: int = 0) -> Column:
+    return Column(name, Kind.INTEGER, description, default, minimum=minimum, maximum=maximum)
+
+
+def _drug(name: str) -> Column:
+    return Column(
+        name, Kind.CATEGORY, f"{name}: prescribed, and whether the dose changed", "No", DRUG_DOSE
+    )
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("encounter_id", Kind.ID, "Unique id of the hospital encounter", minimum=1),
+    Column("patient_nbr", Kind.ID, "Id of the patient (repeats across encounters)", minimum=1),
+    Column(
+        "race",
+        Kind.CATEGORY,
+        "Race",
+        "Caucasian",
+        ("Caucasian", "AfricanAmerican", "Hispanic", "Asian", "Other"),
+        max_null_ratio=0.10,
+        nullable=True,
+    ),
+    Column("gender", Kind.CATEGORY, "Gender", "Female", ("Female", "Male", "Unknown/Invalid")),
+    Column("age", Kind.CATEGORY, "Age bracket in years", "[70-80)", AGE_BRACKETS),
+    Column(
+        "weight",
+        Kind.CATEGORY,
+        "Weight bracket in pounds (mostly missing)",
+        None,
+        WEIGHT_BRACKETS,
+        max_null_ratio=1.0,
+        nullable=True,
+    ),
+    Column("admission_type_id", Kind.CODE, "Admission type (IDs_mapping.csv)", 1, ADMISSION_TYPES),
+    Column(
+        "discharge_disposition_id",
+        Kind.CODE,
+        "Discharge disposition (IDs_mapping.csv)",
+        1,
+        DISCHARGE_DISPOSITIONS,
+    ),
+    Column(
+        "admission_source_id", Kind.CODE, "Admission source (IDs_mapping.csv)", 7, ADMISSION_SOURCES
+    ),
+    _count("time_in_hospital", "Days between admission and discharge", 4, 14, minimum=1),
+    Column(
+        "payer_code",
+        Kind.TEXT,
+        "Payer code (e.g. MC = Medicare)",
+        "MC",
+        max_null_ratio=0.8,
+        nullable=True,
+    ),
+    Column(
+        "medical_specialty",
+        Kind.TEXT,
+        "Specialty of the admitting physician",
+        "InternalMedicine",
+        max_null_ratio=0.8,
+        nullable=True,
+    ),
+    _count("num_lab_procedures", "Lab tests performed during the encounter", 44, 200),
+    _count("num_procedures", "Procedures (other than lab tests) performed", 1, 20),
+    _count("num_medications", "Distinct generic medications administered", 16, 150),
+    _count("number_outpatient", "Outpatient visits in the year before", 0, 100),
+    _count("number_emergency", "Emergency visits in the year before", 0, 100),
+    _count("number_inpatient", "Inpatient visits in the year before", 0, 100),
+    Column(
+        "diag_1",
+        Kind.TEXT,
+        "Primary diagnosis (ICD-9 code)",
+        "428",
+        max_null_ratio=0.02,
+        nullable=True,
+    ),
+    Column(
+        "diag_2",
+        Kind.TEXT,
+        "Secondary diagnosis (ICD-9 code)",
+        "427",
+        max_null_ratio=0.05,
+        nullable=True,
+    ),
+    Column(
+        "diag_3",
+        Kind.TEXT,
+        "Additional secondary diagnosis (ICD-9 code)",
+        "250",
+        max_null_ratio=0.05,
+        nullable=True,
+    ),
+    _count("number_diagnoses", "Diagnoses entered in the system", 9, 30, minimum=1),
+    Column(
+        "max_glu_serum",
+        Kind.CATEGORY,
+        "Glucose serum test result",
+        "None",
+        ("None", "Norm", ">200", ">300"),
+    ),
+    Column("A1Cresult", Kind.CATEGORY, "HbA1c test result", "None", ("None", "Norm", ">7", ">8")),
+    *(_drug(d) for d in DRUGS),
+    Column("change", Kind.CATEGORY, "Change in diabetic medications", "No", ("No", "Ch")),
+    Column(
+        "diabetesMed", Kind.CATEGORY, "Any diabetic medication prescribed", "Yes", ("Yes", "No")
+    ),
+    Column(
+        TARGET, Kind.TARGET, "Readmission: <30 days, >30 days, or NO", allowed=("NO", ">30", "<30")
+    ),
+)
+
+BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
+RAW_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS)
+FEATURES: tuple[Column, ...] = tuple(c for c in COLUMNS if c.is_feature)
+FEATURE_NAMES: tuple[str, ...] = tuple(c.name for c in FEATURES)
+NUMERIC_FEATURES = tuple(c.name for c in FEATURES if c.kind is Kind.INTEGER)
+CODE_FEATURES = tuple(c.name for c in FEATURES if c.kind is Kind.CODE)
+CATEGORY_FEATURES = tuple(c.name for c in FEATURES if c.kind is Kind.CATEGORY)
+TEXT_FEATURES = tuple(c.name for c in FEATURES if c.kind is Kind.TEXT)
+
+
+def default_patient() -> dict[str, str | int | None]:
+    """A realistic patient with every feature set: the form's and the API docs' example."""
+    return {c.name: c.default for c in FEATURES}

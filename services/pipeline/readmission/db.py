@@ -1,0 +1,133 @@
+"""Database schema (SQLAlchemy metadata) and connection helpers for the data database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from readmission import contract
+from readmission.contract import Kind
+
+RAW_SCHEMA, CLEAN_SCHEMA, SERVING_SCHEMA = "raw_data", "clean_data", "serving"
+SPLITS = ("train", "val", "test")
+
+# Keys of the transaction-scoped advisory locks that serialise each stage.
+SCHEMA_LOCK, INGEST_LOCK, CLEAN_LOCK = 7_301_001, 7_301_002, 7_301_003
+
+metadata = sa.MetaData()
+
+batches = sa.Table(
+    "batches",
+    metadata,
+    sa.Column("batch_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("row_start", sa.Integer, nullable=False),
+    sa.Column("row_count", sa.Integer, nullable=False),
+    sa.Column("source_sha256", sa.Text, nullable=False),
+    sa.Column("source_uri", sa.Text, nullable=False),
+    sa.Column(
+        "loaded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    sa.UniqueConstraint("row_start", name="batches_row_start_key"),
+    schema=RAW_SCHEMA,
+)
+
+diabetes_raw = sa.Table(
+    "diabetes_raw",
+    metadata,
+    *(
+        sa.Column(name, sa.Text, nullable=False, unique=(name == "encounter_id"))
+        for name in contract.RAW_COLUMNS
+    ),
+    sa.Column(
+        "batch_id", sa.Integer, sa.ForeignKey(batches.c.batch_id), nullable=False, index=True
+    ),
+    sa.Column(
+        "loaded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    schema=RAW_SCHEMA,
+)
+
+
+def _clean_type(col: contract.Column) -> sa.types.TypeEngine:
+    if col.kind is Kind.ID:
+        return sa.BigInteger()
+    if col.kind in (Kind.INTEGER, Kind.CODE):
+        return sa.Integer()
+    return sa.Text()
+
+
+diabetes_clean = sa.Table(
+    "diabetes_clean",
+    metadata,
+    *(
+        sa.Column(
+            c.name, _clean_type(c), nullable=c.nullable, primary_key=(c.name == "encounter_id")
+        )
+        for c in contract.COLUMNS
+    ),
+    sa.Column(contract.LABEL, sa.SmallInteger, nullable=False),
+    sa.Column("split", sa.Text, nullable=False, index=True),
+    sa.Column("batch_id", sa.Integer, nullable=False, index=True),
+    sa.Column(
+        "processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    sa.CheckConstraint(f"split IN {SPLITS!r}", name="diabetes_clean_split_check"),
+    sa.CheckConstraint(f"{contract.LABEL} IN (0, 1)", name="diabetes_clean_label_check"),
+    schema=CLEAN_SCHEMA,
+)
+
+clean_batches = sa.Table(
+    "batches",
+    metadata,
+    sa.Column("batch_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("rows_in", sa.Integer, nullable=False),
+    sa.Column("rows_out", sa.Integer, nullable=False),
+    sa.Column("rows_dropped", sa.Integer, nullable=False),
+    sa.Column(
+        "processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    schema=CLEAN_SCHEMA,
+)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; ``postgresql://`` URLs use psycopg 3."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return sa.create_engine(url, pool_pre_ping=True, future=True)
+
+
+def create_schema(engine: Engine) -> None:
+    """Create the schemas and tables if missing; safe to run concurrently and repeatedly."""
+    with engine.begin() as conn:
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK)))
+        for schema in (RAW_SCHEMA, CLEAN_SCHEMA, SERVING_SCHEMA):
+            conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        metadata.create_all(conn, checkfirst=True)
+
+
+def advisory_lock(conn: Connection, key: int) -> None:
+    """Hold a transaction-scoped advisory lock (released at commit or rollback)."""
+    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+
+
+def quoted(names: Iterable[str]) -> str:
+    """A comma-separated list of double-quoted identifiers for hand-written SQL (COPY)."""
+    return ", ".join('"' + n.replace('"', '""') + '"' for n in names)
+
+
+@contextmanager
+def copy_into(conn: Connection, table: sa.Table, columns: Iterable[str]) -> Iterator:
+    """A psycopg COPY ... FROM STDIN (CSV) writer inside ``conn``'s open transaction."""
+    statement = (
+        f'COPY "{table.schema}"."{table.name}" ({quoted(columns)}) FROM STDIN WITH (FORMAT csv)'
+    )
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        with cursor.copy(statement) as copy:
+            yield copy
+    finally:
+        cursor.close()

@@ -1,0 +1,48 @@
+"""One settings object for the pipeline; env names are the ones the chart and Makefile set."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_SOURCE = REPO_ROOT / "data" / "diabetic_data.csv.gz"
+
+
+class Settings(BaseSettings):
+    """Pipeline configuration, read from the environment (see DESIGN.md for the names)."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    DATA_DB_URL: str = Field(
+        "postgresql://postgres@127.0.0.1:5432/readmission",
+        description="SQLAlchemy URL of the data database (raw_data, clean_data, serving)",
+    )
+    DATA_SOURCE_URI: str = Field(
+        str(DEFAULT_SOURCE),
+        description="Where the CSV (optionally .gz) is read from: a path or file://",
+    )
+    BATCH_SIZE: int = Field(15_000, gt=0, description="Rows per ingested batch")
+    MLFLOW_TRACKING_URI: str = Field("http://127.0.0.1:5000")
+    MLFLOW_EXPERIMENT: str = Field("diabetes-readmission")
+    MODEL_NAME: str = Field("diabetes-readmission")
+    MODEL_ALIAS: str = Field("champion")
+    SPLIT_SALT: str = Field(
+        "diabetes-readmission-v1",
+        description="Salt of the patient hash that assigns splits; changing it reshuffles splits",
+    )
+    PROMOTION_MARGIN: float = Field(
+        0.002, ge=0.0, description="Test ROC-AUC by which a challenger must beat the champion"
+    )
+    MIN_ROC_AUC: float = Field(0.62, ge=0.5, le=1.0, description="Quality gate for any champion")
+    TUNING_TRIALS: int = Field(6, ge=1, description="LightGBM configurations tried on val")
+    RANDOM_SEED: int = Field(42)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (read once from the environment)."""
+    return Settings()
