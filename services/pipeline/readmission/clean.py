@@ -161,7 +161,11 @@ def clean_pending_batches(engine: Engine, salt: str) -> CleanResult:
             conn,
             dtype=object,
         )
-        problems = validate(raw)
+        problems = [
+            f"batch {batch_id}: {problem}"
+            for batch_id, part in raw.groupby("batch_id", sort=True)
+            for problem in validate(part)
+        ]
         if problems:
             raise ContractViolation(pending, problems)
         clean = transform(raw, salt)

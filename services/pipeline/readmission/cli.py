@@ -12,72 +12,14 @@ import os
 import sys
 import time
 
+from readmission import stages
 from readmission.settings import Settings, get_settings
-
-
-def _engine(settings: Settings):
-    from readmission import db
-
-    engine = db.make_engine(settings.DATA_DB_URL)
-    db.create_schema(engine)
-    return engine
-
-
-def cmd_init_db(settings: Settings) -> dict:
-    _engine(settings)
-    return {"schema": "ready"}
-
-
-def cmd_ingest(settings: Settings) -> dict:
-    from readmission import ingest
-
-    result = ingest.ingest_next_batch(
-        _engine(settings), ingest.read_source(settings.DATA_SOURCE_URI), settings.BATCH_SIZE
-    )
-    return {
-        "message": result.message,
-        "loaded": result.loaded,
-        "batch_id": result.batch_id,
-        "rows": result.row_count,
-        "rows_total": result.rows_total,
-    }
-
-
-def cmd_clean(settings: Settings) -> dict:
-    from readmission import clean
-
-    result = clean.clean_pending_batches(_engine(settings), settings.SPLIT_SALT)
-    return {"message": result.message, "batch_ids": result.batch_ids, "rows_out": result.rows_out}
 
 
 def cmd_train(settings: Settings) -> dict:
     """Train, log, register the best candidate and let it challenge the champion."""
-    from readmission import promote, train
-
-    data, candidates = train.train_and_log(_engine(settings), settings)
-    best = train.best_candidate(candidates)
-    X_test, y_test = data.part("test")
-    decision = promote.register_and_promote(
-        best.model_uri,
-        X_test,
-        y_test,
-        settings,
-        tags={
-            "family": best.family,
-            "run_id": best.run_id,
-            "threshold": f"{best.val['threshold']:.6f}",
-        },
-    )
-    return {
-        "best": best.family,
-        "run_id": best.run_id,
-        "version": decision.version,
-        "promoted": decision.promoted,
-        "reason": decision.reason,
-        "challenger_test_roc_auc": decision.challenger_roc_auc,
-        "champion_test_roc_auc": decision.champion_roc_auc,
-        "test": best.test,
-    }
+    trained = stages.train(settings)
+    return {**trained, **stages.promote(settings, trained)}
 
 
 def cmd_evaluate(settings: Settings) -> dict:
@@ -91,9 +33,9 @@ def cmd_evaluate(settings: Settings) -> dict:
             update={"DATA_DB_URL": stack.data_db_url, "MLFLOW_TRACKING_URI": stack.mlflow.uri}
         )
         batches = 0
-        while cmd_ingest(local)["loaded"]:
+        while stages.ingest(local)["loaded"]:
             batches += 1
-        cmd_clean(local)
+        stages.clean(local)
         outcome = cmd_train(local)
     test = outcome["test"]
     print(
@@ -111,7 +53,7 @@ def cmd_evaluate(settings: Settings) -> dict:
         "f1": round(test["f1"], 4),
         "threshold": round(test["threshold"], 4),
         "n_test": test["n"],
-        "model": outcome["best"],
+        "model": outcome["family"],
         "model_version": outcome["version"],
         "promoted": outcome["promoted"],
         "seconds": round(time.perf_counter() - started, 1),
@@ -119,9 +61,9 @@ def cmd_evaluate(settings: Settings) -> dict:
 
 
 COMMANDS = {
-    "init-db": cmd_init_db,
-    "ingest": cmd_ingest,
-    "clean": cmd_clean,
+    "init-db": stages.init_db,
+    "ingest": stages.ingest,
+    "clean": stages.clean,
     "train": cmd_train,
     "evaluate": cmd_evaluate,
 }

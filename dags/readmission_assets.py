@@ -1,0 +1,22 @@
+"""Assets and defaults shared by the readmission DAGs (not a DAG file: see .airflowignore)."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+from airflow.sdk import Asset
+
+RAW = Asset(name="diabetes_raw", uri="x-readmission://raw_data/diabetes_raw")
+CLEAN = Asset(name="diabetes_clean", uri="x-readmission://clean_data/diabetes_clean")
+
+# Schedules come from the environment so the chart's profiles (and `make up`) can speed them up.
+INGEST_SCHEDULE = os.environ.get("INGEST_SCHEDULE", "@hourly")
+TRAIN_SCHEDULE = os.environ.get("TRAIN_SCHEDULE", "0 3 * * *")
+
+DEFAULT_ARGS = {
+    "owner": "mlops",
+    "retries": int(os.environ.get("TASK_RETRIES", "2")),
+    "retry_delay": timedelta(seconds=int(os.environ.get("TASK_RETRY_DELAY_SECONDS", "60"))),
+}
+TAGS = ["readmission"]

@@ -1,0 +1,95 @@
+"""Session-wide real services: PostgreSQL, an S3 server and the MLflow tracking server.
+
+Nothing here is a mock: each fixture starts the real server as a local process (the same code
+``make evaluate`` and ``make up`` use) and stops it at the end of the session.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from readmission import db
+from readmission.local.mlflow_server import LocalMlflow
+from readmission.local.postgres import LocalPostgres
+from readmission.local.process import free_port
+from readmission.local.s3 import LocalS3
+from readmission.local.stack import BUCKET, _free_block
+from readmission.settings import DEFAULT_SOURCE, Settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def services_root() -> Iterator[Path]:
+    # Not pytest's tmp_path: that is private to root, and PostgreSQL runs as 'nobody' under root.
+    root = Path(tempfile.mkdtemp(prefix="readmission-tests-"))
+    root.chmod(0o755)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres(services_root: Path) -> Iterator[LocalPostgres]:
+    server = LocalPostgres(services_root / "postgres", free_port()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def database(postgres: LocalPostgres) -> Callable[..., str]:
+    """Make a fresh database (optionally a copy of a template); returns its SQLAlchemy URL."""
+    made: list[str] = []
+
+    def make(template: str | None = None) -> str:
+        name = "t_" + uuid.uuid4().hex[:12]
+        clause = f' TEMPLATE "{template}"' if template else ""
+        postgres.psql(f'CREATE DATABASE "{name}"{clause}')
+        made.append(name)
+        return postgres.url(name)
+
+    yield make
+    for name in made:
+        postgres.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def data_db(database: Callable[..., str]) -> str:
+    """An empty data database with the schema created."""
+    url = database()
+    db.create_schema(db.make_engine(url))
+    return url
+
+
+@pytest.fixture(scope="session")
+def s3(services_root: Path) -> Iterator[LocalS3]:
+    server = LocalS3(services_root / "s3", free_port(), "readmission", secrets.token_urlsafe(16),
+                     (BUCKET,), base_port=_free_block(8)).start()  # fmt: skip
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(
+    services_root: Path, postgres: LocalPostgres, s3: LocalS3
+) -> Iterator[LocalMlflow]:
+    postgres.create_database("mlflow")
+    server = LocalMlflow(services_root / "mlflow", free_port(), postgres.url("mlflow"),
+                         f"s3://{BUCKET}", s3.endpoint, s3.access_key, s3.secret_key).start()  # fmt: skip
+    os.environ["MLFLOW_TRACKING_URI"] = server.uri
+    os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"
+    yield server
+    server.stop()
+
+
+def make_settings(**overrides) -> Settings:
+    """Settings for a test: the shipped data set, fast tuning, explicit overrides."""
+    values = {"DATA_SOURCE_URI": str(DEFAULT_SOURCE), "TUNING_TRIALS": 1, **overrides}
+    return Settings(**values)
