@@ -15,8 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-from readmission import db
+from readmission import db, ingest, stages
 from readmission.local.mlflow_server import LocalMlflow
 from readmission.local.postgres import LocalPostgres
 from readmission.local.process import free_port
@@ -70,8 +69,14 @@ def data_db(database: Callable[..., str]) -> str:
 
 @pytest.fixture(scope="session")
 def s3(services_root: Path) -> Iterator[LocalS3]:
-    server = LocalS3(services_root / "s3", free_port(), "readmission", secrets.token_urlsafe(16),
-                     (BUCKET,), base_port=_free_block(8)).start()  # fmt: skip
+    server = LocalS3(
+        services_root / "s3",
+        free_port(),
+        "readmission",
+        secrets.token_urlsafe(16),
+        (BUCKET,),
+        base_port=_free_block(8),
+    ).start()
     yield server
     server.stop()
 
@@ -81,8 +86,15 @@ def mlflow_server(
     services_root: Path, postgres: LocalPostgres, s3: LocalS3
 ) -> Iterator[LocalMlflow]:
     postgres.create_database("mlflow")
-    server = LocalMlflow(services_root / "mlflow", free_port(), postgres.url("mlflow"),
-                         f"s3://{BUCKET}", s3.endpoint, s3.access_key, s3.secret_key).start()  # fmt: skip
+    server = LocalMlflow(
+        services_root / "mlflow",
+        free_port(),
+        postgres.url("mlflow"),
+        f"s3://{BUCKET}",
+        s3.endpoint,
+        s3.access_key,
+        s3.secret_key,
+    ).start()
     os.environ["MLFLOW_TRACKING_URI"] = server.uri
     os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"
     yield server
@@ -93,3 +105,28 @@ def make_settings(**overrides) -> Settings:
     """Settings for a test: the shipped data set, fast tuning, explicit overrides."""
     values = {"DATA_SOURCE_URI": str(DEFAULT_SOURCE), "TUNING_TRIALS": 1, **overrides}
     return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def source() -> ingest.Source:
+    return ingest.read_source(make_settings().DATA_SOURCE_URI)
+
+
+@pytest.fixture(scope="session")
+def loaded_template(postgres: LocalPostgres) -> str:
+    """Name of a database holding all 7 raw batches (copy it with ``database(template)``)."""
+    name = "tpl_loaded"
+    postgres.create_database(name)
+    settings = make_settings(DATA_DB_URL=postgres.url(name))
+    while stages.ingest(settings)["loaded"]:
+        pass
+    return name
+
+
+@pytest.fixture(scope="session")
+def cleaned_template(postgres: LocalPostgres, loaded_template: str) -> str:
+    """Name of a database holding all 7 batches, raw and clean."""
+    name = "tpl_cleaned"
+    postgres.psql(f'CREATE DATABASE "{name}" TEMPLATE "{loaded_template}"')
+    stages.clean(make_settings(DATA_DB_URL=postgres.url(name)))
+    return name

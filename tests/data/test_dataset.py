@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 import pandas as pd
-
 from readmission import clean, contract
 
 DATA = Path(__file__).resolve().parents[2] / "data"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-
 from readmission import contract, db, ingest, stages
+
 from tests.conftest import make_settings
 
 ROWS = 101_766
@@ -52,7 +52,7 @@ def test_batches_are_consecutive_slices_of_the_source(data_db: str, source) -> N
             sa.text(
                 "SELECT encounter_id FROM raw_data.diabetes_raw WHERE batch_id = 3 "
                 "ORDER BY encounter_id::bigint LIMIT 1"
-            )  # fmt: skip
+            )
         ).scalar()
     engine.dispose()
     assert [tuple(r) for r in ledger] == [(1, 0, 40_000), (2, 40_000, 40_000), (3, 80_000, 21_766)]
@@ -68,24 +68,32 @@ def test_a_load_killed_midway_leaves_nothing_and_is_loaded_whole_next_time(
     with engine.begin() as conn:
         # A real crash mid-COPY: the server stalls inside the load after 7,500 rows, and we
         # SIGKILL the client process there; the server rolls back when it next reads from it.
-        conn.execute(sa.text(f"""
+        conn.execute(
+            sa.text(f"""
             CREATE FUNCTION raw_data.stall() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN IF NEW.encounter_id = '{stall_at}' THEN PERFORM pg_sleep(8); END IF;
             RETURN NEW; END $$;
             CREATE TRIGGER stall BEFORE INSERT ON raw_data.diabetes_raw
                 FOR EACH ROW EXECUTE FUNCTION raw_data.stall();
-        """))  # fmt: skip
+        """)
+        )
     env = {**os.environ, "DATA_DB_URL": data_db, "DATA_SOURCE_URI": source.uri}
-    loader = subprocess.Popen([sys.executable, "-m", "readmission", "ingest"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    loader = subprocess.Popen(
+        [sys.executable, "-m", "readmission", "ingest"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with engine.connect() as conn:
-                stalled = conn.execute(sa.text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' "
-                    "AND query LIKE 'COPY%'"
-                )).scalar()  # fmt: skip
+                stalled = conn.execute(
+                    sa.text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' "
+                        "AND query LIKE 'COPY%'"
+                    )
+                ).scalar()
             if stalled:
                 break
             assert loader.poll() is None, "the loader finished before it could be killed"
@@ -104,9 +112,12 @@ def test_a_load_killed_midway_leaves_nothing_and_is_loaded_whole_next_time(
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         with engine.connect() as conn:
-            busy = conn.execute(sa.text(
-                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY%' AND pid <> pg_backend_pid()"
-            )).scalar()  # fmt: skip
+            busy = conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE state = 'active' AND query LIKE 'COPY%'"
+                )
+            ).scalar()
         if not busy:
             break
         time.sleep(0.2)
@@ -163,8 +174,9 @@ def test_a_missing_source_names_the_setting(tmp_path: Path) -> None:
 
 def test_the_cli_prints_one_clear_error_line(tmp_path: Path, data_db: str) -> None:
     env = {**os.environ, "DATA_DB_URL": data_db, "DATA_SOURCE_URI": str(tmp_path / "nope.csv")}
-    done = subprocess.run([sys.executable, "-m", "readmission", "ingest"], env=env,
-                          capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "readmission", "ingest"], env=env, capture_output=True, text=True
+    )
     assert done.returncode == 1
     assert (
         done.stderr.strip().splitlines()[-1].startswith("error: SourceError: data source not found")

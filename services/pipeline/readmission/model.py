@@ -37,8 +37,8 @@ LOW_CARDINALITY = (*contract.CODE_FEATURES, *contract.CATEGORY_FEATURES)
 def to_model_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Select the feature columns with the dtypes the pipelines expect.
 
-    Integers stay integers; codes and categories become strings (``None`` when missing), so a
-    request body, a clean-table row and a CSV row all look alike to the model.
+    Counts and lookup codes are integers; categories and free text are strings (``None`` when
+    missing), so a request body, a clean-table row and a CSV row all look alike to the model.
     """
     missing = [c for c in contract.FEATURE_NAMES if c not in frame.columns]
     if missing:
@@ -46,13 +46,31 @@ def to_model_frame(frame: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=frame.index)
     for col in contract.FEATURES:
         values = frame[col.name]
-        if col.kind is contract.Kind.INTEGER:
+        if col.kind in (contract.Kind.INTEGER, contract.Kind.CODE):
             out[col.name] = values.astype("int64")
         else:
             out[col.name] = pd.Series(
                 [None if pd.isna(v) else str(v) for v in values], index=frame.index, dtype=object
             )
     return out
+
+
+def input_schema():
+    """The MLflow input schema, from the contract (nullable columns are optional)."""
+    from mlflow.types import ColSpec, DataType, Schema
+
+    return Schema(
+        [
+            ColSpec(
+                DataType.long
+                if c.kind in (contract.Kind.INTEGER, contract.Kind.CODE)
+                else DataType.string,
+                c.name,
+                required=not c.nullable,
+            )
+            for c in contract.FEATURES
+        ]
+    )
 
 
 def _preprocessor(*, scale: bool) -> ColumnTransformer:

@@ -97,7 +97,7 @@ def start(
         )
 
 
-def stop(proc: subprocess.Popen | None, timeout: float = 15) -> None:
+def stop(proc: subprocess.Popen | None, timeout: float = 5) -> None:
     """Terminate a server started by :func:`start` and its children; kill if it lingers."""
     if proc is None or proc.poll() is not None:
         return
