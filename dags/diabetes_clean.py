@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pendulum
 from airflow.sdk import dag, task
-from readmission_assets import CLEAN, DEFAULT_ARGS, RAW, TAGS
+from readmission.dag_config import CLEAN, DEFAULT_ARGS, RAW, TAGS
 
 
 @dag(

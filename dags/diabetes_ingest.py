@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pendulum
 from airflow.sdk import dag, task
-from readmission_assets import DEFAULT_ARGS, INGEST_SCHEDULE, RAW, TAGS
+from readmission.dag_config import DEFAULT_ARGS, INGEST_SCHEDULE, RAW, TAGS
 
 
 @dag(

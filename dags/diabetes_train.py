@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pendulum
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
-from readmission_assets import CLEAN, DEFAULT_ARGS, TAGS, TRAIN_SCHEDULE
+from readmission.dag_config import CLEAN, DEFAULT_ARGS, TAGS, TRAIN_SCHEDULE
 
 
 @dag(

@@ -1,4 +1,4 @@
-"""Assets and defaults shared by the readmission DAGs (not a DAG file: see .airflowignore)."""
+"""Assets, schedules and defaults shared by the Airflow DAGs (imported by dags/ only)."""
 
 from __future__ import annotations
 
