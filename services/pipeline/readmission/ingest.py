@@ -113,7 +113,7 @@ def ingest_next_batch(engine: Engine, source: Source, batch_size: int) -> Ingest
             log.info(message)
             return IngestResult(False, None, 0, row_start, len(ledger), message)
 
-        # Ledger row first (the rows reference it); both commit together or not at all.
+        # The ledger row and the rows commit together or not at all.
         conn.execute(
             db.batches.insert().values(
                 batch_id=batch_id,
