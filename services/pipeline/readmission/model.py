@@ -18,7 +18,7 @@ from lightgbm import LGBMClassifier
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import FixedThresholdClassifier
+from sklearn.model_selection import FixedThresholdClassifier, KFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import (
     FunctionTransformer,
@@ -99,7 +99,7 @@ def _preprocessor(*, scale: bool) -> ColumnTransformer:
                 "codes",
                 make_pipeline(
                     SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY),
-                    TargetEncoder(target_type="binary", random_state=0),
+                    TargetEncoder(target_type="binary", cv=KFold(5, shuffle=True, random_state=0)),
                 ),
                 list(contract.TEXT_FEATURES),
             ),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,9 +104,7 @@ def _fit(
     family: str, params: dict[str, Any], seed: int, X: pd.DataFrame, y: np.ndarray
 ) -> Pipeline:
     build = model.build_lightgbm if family == "lightgbm" else model.build_logistic
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # TargetEncoder's deprecated arguments
-        return build(params, seed).fit(X, y)
+    return build(params, seed).fit(X, y)
 
 
 def _select(trials: list[dict[str, Any]]) -> dict[str, Any]:
