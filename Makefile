@@ -28,7 +28,7 @@ CHART     := charts/mlops-platform
 export UV_COMPILE_BYTECODE := 1
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install tools lint format test test-fast evaluate bench-ingest pipeline-ingest \
+.PHONY: help install tools lint format test test-fast evaluate bench-ingest bench-api pipeline-ingest \
         pipeline-clean pipeline-train chart-lint deps images minikube-load deploy helm-test \
         port-forward undeploy clean
 
@@ -86,6 +86,9 @@ evaluate: install ## Throwaway stack: all batches through ingest→clean→train
 
 bench-ingest: install ## Benchmark batch ingest against psql \copy of the same CSV; prints JSON
 	$(RUN)/python -m tests.bench.bench_ingest
+
+bench-api: install ## Benchmark API latency (vs model-only time) and memory on a real model; prints JSON
+	$(RUN)/python -m tests.bench.bench_api
 
 pipeline-ingest: install ## Load the next batch into DATA_DB_URL (same code as the DAG)
 	$(RUN)/python -m readmission ingest

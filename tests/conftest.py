@@ -12,15 +12,17 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from readmission import db, ingest, stages
 from readmission.local.mlflow_server import LocalMlflow
 from readmission.local.postgres import LocalPostgres
-from readmission.local.process import free_port
-from readmission.local.s3 import LocalS3
-from readmission.local.stack import BUCKET, _free_block
+from readmission.local.process import free_port, free_port_block
+from readmission.local.s3 import S3_PORTS, LocalS3
+from readmission.local.stack import BUCKET
 from readmission.settings import DEFAULT_SOURCE, Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,14 +71,9 @@ def data_db(database: Callable[..., str]) -> str:
 
 @pytest.fixture(scope="session")
 def s3(services_root: Path) -> Iterator[LocalS3]:
-    server = LocalS3(
-        services_root / "s3",
-        free_port(),
-        "readmission",
-        secrets.token_urlsafe(16),
-        (BUCKET,),
-        base_port=_free_block(8),
-    ).start()
+    port = free_port_block(S3_PORTS)
+    server = LocalS3(services_root / "s3", port, "readmission", secrets.token_urlsafe(16))
+    server.start()
     yield server
     server.stop()
 
@@ -130,3 +127,26 @@ def cleaned_template(postgres: LocalPostgres, loaded_template: str) -> str:
     postgres.psql(f'CREATE DATABASE "{name}" TEMPLATE "{loaded_template}"')
     stages.clean(make_settings(DATA_DB_URL=postgres.url(name)))
     return name
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A champion trained on the real data through the real pipeline and registry."""
+
+    settings: Settings
+    trained: dict[str, Any]
+    decision: dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def champion(postgres, cleaned_template, mlflow_server) -> Trained:
+    """Train once per session (fast tuning) and register as the model tests' own name."""
+    postgres.psql(f'CREATE DATABASE trained TEMPLATE "{cleaned_template}"')
+    settings = make_settings(
+        DATA_DB_URL=postgres.url("trained"),
+        MLFLOW_TRACKING_URI=mlflow_server.uri,
+        MODEL_NAME=f"readmission-test-{uuid.uuid4().hex[:6]}",
+        MLFLOW_EXPERIMENT="tests",
+    )
+    trained = stages.train(settings)
+    return Trained(settings, trained, stages.promote(settings, trained))

@@ -13,7 +13,12 @@ from tests.chart.conftest import render
 def test_init_script_creates_roles_and_databases_idempotently(helm, postgres, tmp_path) -> None:
     from tests.chart.conftest import CHARTS
 
-    config_map = render(helm, CHARTS / "postgres", show_only=["templates/configmap.yaml"])[0]
+    # Names of this test's own: the session's MLflow fixture already made a "mlflow" database.
+    names = ("init_airflow", "init_mlflow", "init_data")
+    databases = [{"name": n, "user": n, "passwordKey": f"{n}-password"} for n in names]
+    config_map = render(
+        helm, CHARTS / "postgres", {"databases": databases}, show_only=["templates/configmap.yaml"]
+    )[0]
     script = tmp_path / "init.sh"
     script.write_text(config_map["data"]["10-create-databases.sh"])
     env = {
@@ -30,17 +35,17 @@ def test_init_script_creates_roles_and_databases_idempotently(helm, postgres, tm
         done = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
     # The owners exist with their passwords; a quote in a password is handled.
-    names = postgres.psql(
+    owners = postgres.psql(
         "SELECT datname || ':' || pg_get_userbyid(datdba) FROM pg_database "
-        "WHERE datname IN ('airflow', 'mlflow', 'readmission') ORDER BY 1"
+        "WHERE datname LIKE 'init%' ORDER BY 1"
     )
-    assert names.split() == ["airflow:airflow", "mlflow:mlflow", "readmission:readmission"]
+    assert owners.split() == [f"{n}:{n}" for n in sorted(names)]
     postgres.psql("ALTER SYSTEM SET password_encryption = 'scram-sha-256'")
     with psycopg.connect(
         host="127.0.0.1",
         port=postgres.port,
-        user="airflow",
-        dbname="airflow",
+        user="init_airflow",
+        dbname="init_airflow",
         password="a-pass'word",
     ) as conn:
-        assert conn.execute("SELECT current_user").fetchone() == ("airflow",)
+        assert conn.execute("SELECT current_user").fetchone() == ("init_airflow",)

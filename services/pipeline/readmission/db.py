@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
 
 from readmission import contract
@@ -92,6 +93,22 @@ clean_batches = sa.Table(
     schema=CLEAN_SCHEMA,
 )
 
+predictions = sa.Table(
+    "predictions",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("model_name", sa.Text, nullable=False),
+    sa.Column("model_version", sa.Text, nullable=False, index=True),
+    sa.Column("run_id", sa.Text, nullable=False),
+    sa.Column("features", sa.JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+    sa.Column("probability", sa.Float, nullable=False),
+    sa.Column("label", sa.SmallInteger, nullable=False),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("endpoint", sa.Text, nullable=False),
+    schema=SERVING_SCHEMA,
+)
+
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; ``postgresql://`` URLs use psycopg 3."""
@@ -100,13 +117,13 @@ def make_engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True, future=True)
 
 
-def create_schema(engine: Engine) -> None:
-    """Create the schemas and tables if missing; safe to run concurrently and repeatedly."""
+def create_schema(engine: Engine, tables: list[sa.Table] | None = None) -> None:
+    """Create the schemas and tables (all, or ``tables``) if missing; safe to run concurrently."""
     with engine.begin() as conn:
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK)))
         for schema in (RAW_SCHEMA, CLEAN_SCHEMA, SERVING_SCHEMA):
             conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-        metadata.create_all(conn, checkfirst=True)
+        metadata.create_all(conn, tables=tables, checkfirst=True)
 
 
 def advisory_lock(conn: Connection, key: int) -> None:

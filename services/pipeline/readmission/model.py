@@ -73,8 +73,25 @@ def input_schema():
     )
 
 
+def _missing_as_category() -> tuple[SimpleImputer, SimpleImputer]:
+    """Turn both ``None`` and ``NaN`` into one "missing" category.
+
+    A request body gives ``None``; MLflow's pyfunc schema enforcement turns it into ``NaN``.
+    One imputer only recognises one marker, so two make every path encode a patient alike.
+    """
+    # NaN first: the None-marker imputer refuses NaN in its input.
+    return tuple(
+        SimpleImputer(
+            missing_values=marker,
+            strategy="constant",
+            fill_value=MISSING_CATEGORY,
+            keep_empty_features=True,
+        )
+        for marker in (np.nan, None)
+    )
+
+
 def _preprocessor(*, scale: bool) -> ColumnTransformer:
-    impute = SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)
     onehot = OneHotEncoder(
         handle_unknown="infrequent_if_exist", min_frequency=30, sparse_output=False
     )
@@ -94,11 +111,11 @@ def _preprocessor(*, scale: bool) -> ColumnTransformer:
         [
             ("numeric", numeric, list(contract.NUMERIC_FEATURES)),
             ("age_order", age, ["age"]),
-            ("categories", make_pipeline(impute, onehot), list(LOW_CARDINALITY)),
+            ("categories", make_pipeline(*_missing_as_category(), onehot), list(LOW_CARDINALITY)),
             (
                 "codes",
                 make_pipeline(
-                    SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY),
+                    *_missing_as_category(),
                     TargetEncoder(target_type="binary", cv=KFold(5, shuffle=True, random_state=0)),
                 ),
                 list(contract.TEXT_FEATURES),

@@ -11,7 +11,8 @@ import mlflow
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from mlflow.models import ModelSignature, infer_signature
+from mlflow.models import ModelSignature
+from mlflow.types import Schema, TensorSpec
 from sklearn.model_selection import ParameterSampler
 from sklearn.pipeline import Pipeline
 from sqlalchemy.engine import Engine
@@ -189,7 +190,8 @@ def log_candidate(candidate: Candidate, data: Dataset, settings: Settings) -> Ca
     """Log one candidate as one MLflow run: params, metrics, lineage, tuning table, model."""
     X_val, _ = data.part("val")
     example = X_val.head(5)
-    output = infer_signature(example, candidate.pipeline.predict_proba(example)).outputs
+    # pyfunc returns predict_proba: one row of [P(no), P(yes)] per patient.
+    output = Schema([TensorSpec(np.dtype("float64"), (-1, 2), "probabilities")])
     signature = ModelSignature(inputs=model.input_schema(), outputs=output)
     with mlflow.start_run(run_name=candidate.family, nested=True) as run:
         mlflow.set_tags({"candidate": candidate.family, **data.lineage})

@@ -26,6 +26,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_port_block(size: int, offset: int = 10_000) -> int:
+    """A base port with ``size`` free ports from it, and each one's twin at ``+offset`` free."""
+    for _ in range(100):
+        base = free_port()
+        if base + size + offset > 65_535:
+            continue
+        ports = range(base, base + size)
+        if not any(port_open(p) or port_open(p + offset) for p in ports):
+            return base
+    raise ServiceError(f"no block of {size} free ports found")
+
+
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
     """Whether something accepts TCP connections on ``host:port``."""
     with socket.socket() as s:

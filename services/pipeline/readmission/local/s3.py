@@ -19,6 +19,7 @@ _COMPONENT_FLAGS = (
     "-metricsPort",
 )
 GRPC_OFFSET = 10_000  # weed derives each gRPC port as port + 10000
+S3_PORTS = 1 + len(_COMPONENT_FLAGS)
 
 
 def weed_binary() -> str:
@@ -31,7 +32,11 @@ def weed_binary() -> str:
 
 
 class LocalS3:
-    """SeaweedFS with one identity and the given buckets created at start."""
+    """SeaweedFS with one identity and the given buckets created at start.
+
+    It binds ``port`` … ``port + 6`` and gRPC twins at +10000: pick ``port`` with
+    ``free_port_block(S3_PORTS)``.
+    """
 
     def __init__(
         self,
@@ -44,7 +49,7 @@ class LocalS3:
     ):
         self.root, self.port = Path(root), port
         self.access_key, self.secret_key, self.buckets = access_key, secret_key, buckets
-        self.base_port = base_port if base_port is not None else port + 1
+        self.base_port = port + 1  # the other components take the ports right after S3's
         self.log = self.root / "s3.log"
         self.proc = None
 

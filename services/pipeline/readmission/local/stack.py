@@ -13,8 +13,8 @@ from pathlib import Path
 
 from readmission.local.mlflow_server import LocalMlflow
 from readmission.local.postgres import LocalPostgres
-from readmission.local.process import free_port
-from readmission.local.s3 import LocalS3
+from readmission.local.process import free_port, free_port_block
+from readmission.local.s3 import S3_PORTS, LocalS3
 
 BUCKET = "mlflows3"
 
@@ -30,19 +30,6 @@ class Stack:
     data_db_url: str
 
 
-def _free_block(size: int) -> int:
-    """A base port with ``size`` free ports after it and their gRPC twins (+10000)."""
-    from readmission.local.process import port_open
-
-    for _ in range(50):
-        base = free_port()
-        if base + size < 55_000 and not any(
-            port_open(p) or port_open(p + 10_000) for p in range(base, base + size)
-        ):
-            return base
-    raise RuntimeError("no block of free ports found")
-
-
 @contextmanager
 def throwaway_stack(prefix: str = "readmission-") -> Iterator[Stack]:
     """Start Postgres, S3 and MLflow on free ports under a temp folder; wipe it all after."""
@@ -56,7 +43,7 @@ def throwaway_stack(prefix: str = "readmission-") -> Iterator[Stack]:
         for name in ("mlflow", "readmission"):
             pg.create_database(name)
         key, secret = "readmission", secrets.token_urlsafe(24)
-        s3 = LocalS3(root / "s3", free_port(), key, secret, (BUCKET,), base_port=_free_block(8))
+        s3 = LocalS3(root / "s3", free_port_block(S3_PORTS), key, secret, (BUCKET,))
         stack.callback(s3.stop)
         s3.start()
         mlflow = LocalMlflow(

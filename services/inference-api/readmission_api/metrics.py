@@ -1,0 +1,27 @@
+"""Prometheus metrics of the model (HTTP metrics come from prometheus-fastapi-instrumentator)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+PREDICTIONS = Counter(
+    "readmission_predictions_total", "Predictions served", ["label", "model_version"]
+)
+PROBABILITY = Histogram(
+    "readmission_prediction_probability",
+    "Predicted probability of 30-day readmission",
+    buckets=(0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0),
+)
+INFERENCE_SECONDS = Histogram(
+    "readmission_inference_seconds",
+    "Model-only inference time per call (no HTTP, no validation)",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+MODEL_INFO = Gauge("readmission_model_info", "The model version served (1)", ["version", "run_id"])
+RELOADS = Counter(
+    "readmission_model_reloads_total", "Model (re)load attempts by result", ["result"]
+)
+LOG_WRITTEN = Counter("readmission_inference_log_written_total", "Inference log rows written")
+LOG_DROPPED = Counter(
+    "readmission_inference_log_dropped_total", "Inference log rows dropped (queue full or DB down)"
+)

@@ -1,0 +1,163 @@
+"""The served model: loaded from the registry, polled, and swapped atomically.
+
+Requests read ``store.current`` once and keep that reference, so a swap never affects a request
+already running: it finishes on the model it started with. A failed load keeps the old model.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from readmission import contract, model
+from sklearn.pipeline import Pipeline
+
+from readmission_api import metrics
+from readmission_api.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class NoModelError(RuntimeError):
+    """No model is loaded yet (no champion, or the registry was never reachable)."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """One registered version, ready to predict."""
+
+    name: str
+    alias: str
+    version: str
+    run_id: str
+    pipeline: Pipeline
+    threshold: float
+    family: str | None
+    metrics: dict[str, float]
+    promoted_at: str | None
+    promotion_reason: str | None
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def predict_proba(self, frame: pd.DataFrame) -> Any:
+        """P(readmitted within 30 days) for raw rows; times the model call."""
+        features = model.to_model_frame(frame)
+        with metrics.INFERENCE_SECONDS.time():
+            return model.positive_proba(self.pipeline, features)
+
+
+class ModelStore:
+    """Holds the current model and keeps it in step with ``MODEL_NAME@MODEL_ALIAS``."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.client = MlflowClient(tracking_uri=settings.MLFLOW_TRACKING_URI)
+        self._current: LoadedModel | None = None
+        self._load_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error: str | None = None
+
+    @property
+    def current(self) -> LoadedModel:
+        loaded = self._current
+        if loaded is None:
+            reason = f" ({self.last_error})" if self.last_error else ""
+            raise NoModelError(
+                f"no model loaded yet: waiting for {self.settings.MODEL_NAME}@"
+                f"{self.settings.MODEL_ALIAS} in the registry{reason}"
+            )
+        return loaded
+
+    @property
+    def ready(self) -> bool:
+        return self._current is not None
+
+    def _load(self, version: str) -> LoadedModel:
+        name, alias = self.settings.MODEL_NAME, self.settings.MODEL_ALIAS
+        details = self.client.get_model_version(name, version)
+        pipeline = mlflow.sklearn.load_model(f"models:/{name}/{version}")
+        run = self.client.get_run(details.run_id)
+        loaded = LoadedModel(
+            name=name,
+            alias=alias,
+            version=str(version),
+            run_id=details.run_id,
+            pipeline=pipeline,
+            threshold=float(pipeline.named_steps["classifier"].threshold),
+            family=details.tags.get("family"),
+            metrics={k: v for k, v in run.data.metrics.items() if k.startswith(("test_", "val_"))},
+            promoted_at=details.tags.get("promotion.promoted_at"),
+            promotion_reason=details.tags.get("promotion.reason"),
+        )
+        # Warm up (and prove it works) before it may take traffic.
+        loaded.predict_proba(pd.DataFrame([contract.default_patient()]))
+        return loaded
+
+    def refresh(self) -> str:
+        """Check the alias; load and swap in a new version. Returns what happened."""
+        with self._load_lock:
+            name, alias = self.settings.MODEL_NAME, self.settings.MODEL_ALIAS
+            try:
+                version = self.client.get_model_version_by_alias(name, alias).version
+            except MlflowException as exc:
+                if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                    self.last_error = f"{name}@{alias} does not exist yet"
+                    return "absent"
+                return self._failed("unreachable", f"registry error: {exc}")
+            except Exception as exc:  # network errors surface as many types
+                return self._failed("unreachable", f"registry unreachable: {exc}")
+            current = self._current
+            if current is not None and current.version == str(version):
+                return "unchanged"
+            try:
+                loaded = self._load(version)
+            except Exception as exc:
+                return self._failed("failure", f"loading version {version} failed: {exc}")
+            self._current = loaded  # the atomic swap: one reference assignment
+            metrics.MODEL_INFO.clear()
+            metrics.MODEL_INFO.labels(version=loaded.version, run_id=loaded.run_id).set(1)
+            metrics.RELOADS.labels(result="success").inc()
+            self.last_error = None
+            old = current.version if current else None
+            log.info("serving %s version %s (was %s)", name, loaded.version, old)
+            return "swapped"
+
+    def _failed(self, result: str, message: str) -> str:
+        metrics.RELOADS.labels(result=result).inc()
+        self.last_error = message
+        keeping = f"; keeping version {self._current.version}" if self._current else ""
+        log.warning("%s%s", message, keeping)
+        return result
+
+    def start_polling(self) -> None:
+        """Poll every MODEL_POLL_SECONDS in a background thread."""
+
+        def loop() -> None:
+            while not self._stop.wait(self.settings.MODEL_POLL_SECONDS):
+                self.refresh()
+
+        self._thread = threading.Thread(target=loop, name="model-poller", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.1) -> bool:
+    """Poll ``predicate`` until true or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False

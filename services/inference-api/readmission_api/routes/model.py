@@ -1,0 +1,74 @@
+"""What is served, and the registry's history of versions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, HTTPException
+from readmission import contract
+
+from readmission_api.deps import ModelDep, StoreDep
+from readmission_api.schemas import ModelInfo, ModelVersion, Problem
+
+router = APIRouter(prefix="/model", tags=["model"])
+
+
+@router.get("", response_model=ModelInfo, responses={503: {"model": Problem}})
+def model_info(model: ModelDep) -> ModelInfo:
+    """The served model: version, run, metrics, threshold, promotion, feature schema."""
+    features = [
+        {
+            "name": c.name,
+            "kind": str(c.kind),
+            "description": c.description,
+            "default": c.default,
+            "allowed": list(c.allowed) if c.allowed else None,
+            "minimum": c.minimum,
+            "maximum": c.maximum,
+            "nullable": c.nullable,
+        }
+        for c in contract.FEATURES
+    ]
+    return ModelInfo(
+        name=model.name,
+        alias=model.alias,
+        version=model.version,
+        run_id=model.run_id,
+        family=model.family,
+        threshold=model.threshold,
+        metrics=model.metrics,
+        promoted_at=model.promoted_at,
+        promotion_reason=model.promotion_reason,
+        loaded_at=model.loaded_at,
+        features=features,
+    )
+
+
+@router.get("/versions", response_model=list[ModelVersion], responses={503: {"model": Problem}})
+def versions(store: StoreDep) -> list[ModelVersion]:
+    """Every registered version, newest first, with its promotion decision (read-only)."""
+    name = store.settings.MODEL_NAME
+    try:
+        found = store.client.search_model_versions(f"name = '{name}'", max_results=200)
+        # Search results carry no aliases; the registered model has them.
+        aliases: dict[str, list[str]] = {}
+        for alias, version in (store.client.get_registered_model(name).aliases or {}).items():
+            aliases.setdefault(str(version), []).append(alias)
+    except Exception as exc:
+        raise HTTPException(503, f"the model registry is unreachable: {exc}") from exc
+    out = []
+    for v in sorted(found, key=lambda v: int(v.version), reverse=True):
+        roc = v.tags.get("promotion.challenger_test_roc_auc")
+        out.append(
+            ModelVersion(
+                version=str(v.version),
+                aliases=aliases.get(str(v.version), []),
+                run_id=v.run_id,
+                created_at=datetime.fromtimestamp(v.creation_timestamp / 1000, UTC),
+                decision=v.tags.get("promotion.decision"),
+                reason=v.tags.get("promotion.reason"),
+                promoted_at=v.tags.get("promotion.promoted_at"),
+                test_roc_auc=float(roc) if roc else None,
+            )
+        )
+    return out

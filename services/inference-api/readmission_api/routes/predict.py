@@ -1,0 +1,116 @@
+"""Predictions: one patient, a batch, and an explanation."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import APIRouter, HTTPException, Query
+from readmission import contract, explain
+
+from readmission_api import metrics
+from readmission_api.deps import LogDep, ModelDep, SettingsDep
+from readmission_api.model_store import LoadedModel
+from readmission_api.schemas import (
+    BAD_BODY,
+    BatchPrediction,
+    BatchRequest,
+    Contribution,
+    Explanation,
+    ModelRef,
+    Patient,
+    Prediction,
+    Problem,
+    patient_row,
+)
+
+router = APIRouter(tags=["predict"])
+ERRORS = {**BAD_BODY, 503: {"model": Problem, "description": "No model loaded yet"}}
+
+
+def model_ref(model: LoadedModel) -> ModelRef:
+    return ModelRef(name=model.name, alias=model.alias, version=model.version, run_id=model.run_id)
+
+
+def score(model: LoadedModel, rows: list[dict[str, Any]], endpoint: str, log: LogDep) -> tuple:
+    """Probabilities and labels for raw rows; counts them and queues the inference log."""
+    started = time.perf_counter()
+    proba = model.predict_proba(pd.DataFrame(rows))
+    labels = (proba >= model.threshold).astype(int)
+    latency_ms = (time.perf_counter() - started) * 1000
+    for p, label in zip(proba, labels, strict=True):
+        metrics.PREDICTIONS.labels(label=str(label), model_version=model.version).inc()
+        metrics.PROBABILITY.observe(float(p))
+    if log is not None:
+        now = datetime.now(UTC)
+        log.submit(
+            [
+                {
+                    "created_at": now,
+                    "model_name": model.name,
+                    "model_version": model.version,
+                    "run_id": model.run_id,
+                    "features": row,
+                    "probability": float(p),
+                    "label": int(label),
+                    "latency_ms": latency_ms / len(rows),
+                    "endpoint": endpoint,
+                }
+                for row, p, label in zip(rows, proba, labels, strict=True)
+            ]
+        )
+    return [float(p) for p in proba], [int(x) for x in labels]
+
+
+@router.post("/predict", response_model=Prediction, responses=ERRORS)
+def predict(patient: Patient, model: ModelDep, log: LogDep) -> Prediction:  # type: ignore[valid-type]
+    """Risk of readmission within 30 days for one patient."""
+    proba, labels = score(model, [patient_row(patient)], "/predict", log)
+    return Prediction(
+        probability=proba[0], label=labels[0], threshold=model.threshold, model=model_ref(model)
+    )
+
+
+@router.post(
+    "/predict/batch",
+    response_model=BatchPrediction,
+    responses={**ERRORS, 413: {"model": Problem, "description": "More than PREDICT_BATCH_LIMIT"}},
+)
+def predict_batch(
+    body: BatchRequest, model: ModelDep, log: LogDep, settings: SettingsDep
+) -> BatchPrediction:
+    """Risk for up to PREDICT_BATCH_LIMIT patients, in request order."""
+    if len(body.patients) > settings.PREDICT_BATCH_LIMIT:
+        raise HTTPException(
+            413,
+            f"{len(body.patients)} patients; at most {settings.PREDICT_BATCH_LIMIT} per request",
+        )
+    proba, labels = score(model, [patient_row(p) for p in body.patients], "/predict/batch", log)
+    return BatchPrediction(
+        probabilities=proba, labels=labels, threshold=model.threshold, model=model_ref(model)
+    )
+
+
+@router.post("/explain", response_model=Explanation, responses=ERRORS)
+def explain_patient(
+    patient: Patient,  # type: ignore[valid-type]
+    model: ModelDep,
+    log: LogDep,
+    top: Annotated[int, Query(ge=1, le=len(contract.FEATURES), description="How many inputs")] = 10,
+) -> Explanation:
+    """The prediction and the inputs that pushed this patient's risk up or down most."""
+    row = patient_row(patient)
+    proba, labels = score(model, [row], "/explain", log)
+    base, contributions = explain.contributions(model.pipeline, pd.DataFrame([row]))
+    ranked = contributions.iloc[0].sort_values(key=abs, ascending=False).head(top)
+    return Explanation(
+        prediction=Prediction(
+            probability=proba[0], label=labels[0], threshold=model.threshold, model=model_ref(model)
+        ),
+        base_value=base,
+        contributions=[
+            Contribution(feature=f, value=row[f], contribution=float(c)) for f, c in ranked.items()
+        ],
+    )

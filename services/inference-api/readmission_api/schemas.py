@@ -1,0 +1,151 @@
+"""Request and response bodies. The patient schema is generated from the feature contract."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+from readmission import contract
+from readmission.contract import Kind
+
+TEXT_MAX = 40  # ICD-9 codes and specialty names are short; longer input is refused (422)
+
+
+def _field(col: contract.Column) -> tuple[Any, Any]:
+    """(type, FieldInfo) of one contract column."""
+    if col.kind is Kind.INTEGER:
+        kind: Any = Annotated[int, Field(ge=col.minimum, le=col.maximum)]
+    elif col.kind is Kind.CODE:
+        kind = Literal[tuple(int(c) for c in col.allowed)]
+    elif col.kind is Kind.CATEGORY:
+        kind = Literal[col.allowed]
+    else:
+        kind = Annotated[str, Field(min_length=1, max_length=TEXT_MAX)]
+    if col.nullable:
+        kind = kind | None
+    info = Field(
+        None if col.nullable else ...,
+        alias=col.name,
+        description=col.description,
+        examples=[col.default],
+    )
+    return kind, info
+
+
+def _python_name(name: str) -> str:
+    return name.replace("-", "_")
+
+
+Patient = create_model(
+    "Patient",
+    __config__=ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={"examples": [contract.default_patient()]},
+    ),
+    __doc__="One encounter's features, as in the data set (missing values: null or omitted "
+    "where the contract allows it). Closed sets are enforced; unseen ICD-9 codes, specialties "
+    "and payer codes are accepted and handled as the model was trained to handle them.",
+    **{_python_name(c.name): _field(c) for c in contract.FEATURES},
+)
+
+
+def patient_row(patient: BaseModel) -> dict[str, Any]:
+    """The data set's column names and values of a validated patient."""
+    return patient.model_dump(by_alias=True)
+
+
+class ModelRef(BaseModel):
+    """Which model answered."""
+
+    name: str
+    alias: str
+    version: str
+    run_id: str
+
+
+class Prediction(BaseModel):
+    """Risk of readmission within 30 days."""
+
+    probability: float = Field(ge=0, le=1, description="P(readmitted within 30 days)")
+    label: int = Field(description="1 when probability ≥ the model's threshold")
+    threshold: float
+    model: ModelRef
+
+
+class BatchRequest(BaseModel):
+    """Up to PREDICT_BATCH_LIMIT patients."""
+
+    model_config = ConfigDict(extra="forbid")
+    patients: list[Patient] = Field(min_length=1)  # type: ignore[valid-type]
+
+
+class BatchPrediction(BaseModel):
+    """One result per patient, in request order."""
+
+    probabilities: list[float]
+    labels: list[int]
+    threshold: float
+    model: ModelRef
+
+
+class ModelInfo(BaseModel):
+    """The model being served and how it got there."""
+
+    name: str
+    alias: str
+    version: str
+    run_id: str
+    family: str | None
+    threshold: float
+    metrics: dict[str, float]
+    promoted_at: str | None
+    promotion_reason: str | None
+    loaded_at: datetime
+    features: list[dict[str, Any]]
+
+
+class ModelVersion(BaseModel):
+    """One registered version with its test metrics and promotion decision."""
+
+    version: str
+    aliases: list[str]
+    run_id: str | None
+    created_at: datetime
+    decision: str | None
+    reason: str | None
+    promoted_at: str | None
+    test_roc_auc: float | None
+
+
+class Problem(BaseModel):
+    """An error body."""
+
+    detail: str
+
+
+class Contribution(BaseModel):
+    """How much one input moved this patient's risk (log-odds), from LightGBM's pred_contrib."""
+
+    feature: str
+    value: Any
+    contribution: float
+
+
+class Explanation(BaseModel):
+    """The prediction and the inputs that pushed it up or down most."""
+
+    prediction: Prediction
+    base_value: float = Field(description="The model's average log-odds before any input")
+    contributions: list[Contribution]
+
+
+def invalid(loc: tuple, message: str) -> Exception:
+    """A 422 in FastAPI's own shape (the documented HTTPValidationError), for checks in code."""
+    from fastapi.exceptions import RequestValidationError
+
+    return RequestValidationError([{"loc": loc, "msg": message, "type": "value_error"}])
+
+
+BAD_BODY = {400: {"model": Problem, "description": "The body is not valid JSON"}}

@@ -1,0 +1,29 @@
+"""The API's settings: one object, env names shared with the chart (DESIGN.md)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Read from the environment once, at startup."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    MLFLOW_TRACKING_URI: str = "http://127.0.0.1:5000"
+    MODEL_NAME: str = "diabetes-readmission"
+    MODEL_ALIAS: str = "champion"
+    MODEL_POLL_SECONDS: float = Field(
+        30.0, gt=0, description="How often each replica checks the alias"
+    )
+    PREDICT_BATCH_LIMIT: int = Field(10_000, ge=1, description="Most patients in one batch request")
+    DATA_DB_URL: str | None = Field(
+        None, description="Where serving.predictions lives; unset: no log"
+    )
+    INFERENCE_LOG_BATCH: int = Field(500, ge=1, description="Rows per inference-log insert")
+    INFERENCE_LOG_QUEUE: int = Field(50_000, ge=1, description="Rows buffered before dropping")
+    INFERENCE_LOG_FLUSH_SECONDS: float = Field(1.0, gt=0)
+    ADMIN_TOKEN: SecretStr | None = Field(None, description="Bearer token of POST /admin/reload")
+    HOST: str = "0.0.0.0"
+    PORT: int = 8989

@@ -1,0 +1,197 @@
+"""Predictions from the real server: single, batch (= pyfunc), OIP V2, explanations, errors."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import mlflow
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from readmission import contract, db
+
+from tests.api.conftest import patients
+
+
+def test_predict_one_patient(api, registered) -> None:
+    with api.client() as client:
+        answer = client.post("/predict", json=contract.default_patient())
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert 0 < body["probability"] < 1
+    assert body["label"] == int(body["probability"] >= body["threshold"])
+    assert body["model"]["name"] == registered.name and body["model"]["alias"] == "champion"
+    assert body["model"]["version"] and body["model"]["run_id"]
+
+
+def test_batch_equals_pyfunc_on_the_same_rows(api, registered) -> None:
+    rows = patients(300)
+    with api.client() as client:
+        answer = client.post("/predict/batch", json={"patients": rows})
+    assert answer.status_code == 200, answer.text
+    version = answer.json()["model"]["version"]
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{registered.name}/{version}")
+    expected = np.asarray(pyfunc.predict(pd.DataFrame(rows)))[:, 1]
+    assert np.allclose(answer.json()["probabilities"], expected, rtol=0, atol=1e-12)
+
+
+def test_oip_v2_infer_equals_batch(api, registered) -> None:
+    rows = patients(120, seed=5)
+    inputs = [
+        {
+            "name": c.name,
+            "shape": [len(rows)],
+            "datatype": "INT64"
+            if c.kind in (contract.Kind.INTEGER, contract.Kind.CODE)
+            else "BYTES",
+            "data": [r[c.name] for r in rows],
+        }
+        for c in contract.FEATURES
+    ]
+    with api.client() as client:
+        batch = client.post("/predict/batch", json={"patients": rows}).json()
+        v2 = client.post(f"/v2/models/{registered.name}/infer", json={"id": "r1", "inputs": inputs})
+        meta = client.get(f"/v2/models/{registered.name}").json()
+        assert client.get("/v2/health/ready").json() == {"ready": True}
+        assert client.get("/v2/models/not-this-one").status_code == 404
+    assert v2.status_code == 200, v2.text
+    outputs = {o["name"]: o for o in v2.json()["outputs"]}
+    assert outputs["probability"]["data"] == batch["probabilities"]
+    assert outputs["label"]["data"] == batch["labels"]
+    assert v2.json()["id"] == "r1" and v2.json()["model_version"] == batch["model"]["version"]
+    assert len(meta["inputs"]) == 47
+
+
+def test_oip_v2_names_the_bad_row_and_input(api, registered) -> None:
+    rows = patients(3, seed=6)
+    rows[2]["age"] = "[100-110)"
+    inputs = [{"name": "age", "shape": [3], "datatype": "BYTES", "data": [r["age"] for r in rows]}]
+    with api.client() as client:
+        answer = client.post(f"/v2/models/{registered.name}/infer", json={"inputs": inputs})
+    assert answer.status_code == 422
+    error = answer.json()["detail"][0]
+    assert error["loc"][:2] == ["body", "inputs"] and error["loc"][-1] == 0  # row 0 lacks inputs
+
+
+def test_missing_and_invalid_fields_are_422_naming_the_field(api) -> None:
+    patient = contract.default_patient()
+    with api.client() as client:
+        missing = client.post("/predict", json={k: v for k, v in patient.items() if k != "age"})
+        wrong = client.post("/predict", json={**patient, "time_in_hospital": 99})
+        unknown = client.post("/predict", json={**patient, "shoe_size": 44})
+        closed = client.post("/predict", json={**patient, "A1Cresult": "high"})
+    for answer, field in (
+        (missing, "age"),
+        (wrong, "time_in_hospital"),
+        (unknown, "shoe_size"),
+        (closed, "A1Cresult"),
+    ):
+        assert answer.status_code == 422
+        assert field in [e["loc"][-1] for e in answer.json()["detail"]], answer.text
+
+
+def test_unseen_codes_are_scored_like_training_handles_them(api) -> None:
+    odd = {
+        **contract.default_patient(),
+        "diag_1": "V99",
+        "medical_specialty": "Astrobiology",
+        "payer_code": None,
+        "weight": None,
+    }
+    with api.client() as client:
+        answer = client.post("/predict", json=odd)
+    assert answer.status_code == 200 and 0 < answer.json()["probability"] < 1
+
+
+def test_batch_over_the_limit_is_413(api) -> None:
+    with api.client() as client:
+        answer = client.post("/predict/batch", json={"patients": patients(501, seed=1)})
+    assert answer.status_code == 413
+    assert "at most 500" in answer.json()["detail"]
+
+
+def test_model_info_and_version_history(api, registered) -> None:
+    with api.client() as client:
+        info = client.get("/model").json()
+        history = client.get("/model/versions").json()
+    assert info["name"] == registered.name and info["alias"] == "champion"
+    assert 0.6 < info["metrics"]["test_roc_auc"] < 0.8
+    assert 0 < info["threshold"] < 0.5
+    assert len(info["features"]) == 47
+    assert info["version"] in {v["version"] for v in history}
+    assert any("champion" in v["aliases"] for v in history)
+
+
+def test_explanation_adds_up_to_the_prediction(api) -> None:
+    with api.client() as client:
+        answer = client.post("/explain?top=47", json=contract.default_patient())
+        top3 = client.post("/explain?top=3", json=contract.default_patient()).json()
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    logit = body["base_value"] + sum(c["contribution"] for c in body["contributions"])
+    assert 1 / (1 + math.exp(-logit)) == pytest_approx(body["prediction"]["probability"])
+    assert [c["feature"] for c in top3["contributions"]] == [
+        c["feature"] for c in body["contributions"][:3]
+    ]
+
+
+def pytest_approx(value: float):
+    import pytest
+
+    return pytest.approx(value, rel=1e-6)
+
+
+def test_metrics_expose_model_and_http_series(api) -> None:
+    with api.client() as client:
+        client.post("/predict", json=contract.default_patient())
+        text = client.get("/metrics").text
+    for series in (
+        "readmission_predictions_total",
+        "readmission_model_info{",
+        "readmission_inference_seconds_bucket",
+        "readmission_prediction_probability",
+        'readmission_model_reloads_total{result="success"}',
+        "http_requests_total",
+    ):
+        assert series in text, series
+
+
+def test_predictions_are_logged_to_the_database(api, api_env) -> None:
+    with api.client() as client:
+        version = client.post("/predict", json=contract.default_patient()).json()["model"][
+            "version"
+        ]
+        client.post("/predict/batch", json={"patients": patients(20, seed=9)})
+    engine = db.make_engine(api_env["DATA_DB_URL"])
+    query = sa.text("SELECT count(*) FROM serving.predictions WHERE endpoint = '/predict/batch'")
+    deadline = time.monotonic() + 20
+    count = 0
+    while time.monotonic() < deadline and count < 20:
+        try:
+            with engine.connect() as conn:
+                count = conn.execute(query).scalar()
+        except sa.exc.ProgrammingError:  # table not created yet
+            pass
+        time.sleep(0.2)
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.text(
+                "SELECT model_version, features->>'age', probability "
+                "FROM serving.predictions WHERE endpoint = '/predict' LIMIT 1"
+            )
+        ).one()
+    engine.dispose()
+    assert count >= 20
+    assert row[0] == version and row[1] == contract.default_patient()["age"] and 0 < row[2] < 1
+
+
+def test_admin_reload_needs_the_token(api) -> None:
+    from tests.api.conftest import ADMIN_TOKEN
+
+    with api.client() as client:
+        assert client.post("/admin/reload").status_code == 401
+        bad = client.post("/admin/reload", headers={"Authorization": "Bearer nope"})
+        good = client.post("/admin/reload", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert bad.status_code == 401
+    assert good.status_code == 200 and good.json()["result"] in ("unchanged", "swapped")
