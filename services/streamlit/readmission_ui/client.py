@@ -1,0 +1,67 @@
+"""The UI's only way to the model: HTTP calls to the inference API, with clear errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+
+class ApiError(Exception):
+    """The API could not answer; ``str(error)`` is a sentence for a person."""
+
+
+@dataclass
+class InvalidInput(ApiError):
+    """422: which fields of which patients are wrong (``loc`` as the API gives it)."""
+
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return "; ".join(f"{'/'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in self.errors)
+
+
+class ApiClient:
+    """Thin wrapper over the API's routes."""
+
+    def __init__(self, base_url: str, timeout: float = 60):
+        self.base_url = base_url.rstrip("/")
+        self.http = httpx.Client(base_url=self.base_url, timeout=timeout)
+
+    def _call(self, method: str, path: str, **kwargs) -> Any:
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ApiError(
+                f"The inference API at {self.base_url} cannot be reached ({exc})."
+            ) from exc
+        if response.status_code == 422:
+            detail = response.json().get("detail")
+            raise InvalidInput(
+                detail if isinstance(detail, list) else [{"loc": ["body"], "msg": str(detail)}]
+            )
+        if response.status_code == 503:
+            raise ApiError(
+                f"The inference API is up but not ready: {response.json().get('detail')}"
+            )
+        if response.status_code >= 400:
+            raise ApiError(
+                f"The inference API answered {response.status_code}: {response.text[:300]}"
+            )
+        return response.json()
+
+    def model(self) -> dict[str, Any]:
+        return self._call("GET", "/model")
+
+    def versions(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/model/versions")
+
+    def predict(self, patient: dict[str, Any]) -> dict[str, Any]:
+        return self._call("POST", "/predict", json=patient)
+
+    def explain(self, patient: dict[str, Any], top: int = 12) -> dict[str, Any]:
+        return self._call("POST", "/explain", params={"top": top}, json=patient)
+
+    def predict_batch(self, patients: list[dict[str, Any]]) -> dict[str, Any]:
+        return self._call("POST", "/predict/batch", json={"patients": patients})

@@ -1,0 +1,133 @@
+"""streamlit.testing AppTest of the form, the batch upload, the model page and the error paths."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pandas as pd
+import pytest
+from readmission import contract
+from readmission.local.process import free_port
+from readmission.settings import DEFAULT_SOURCE
+from streamlit.testing.v1 import AppTest
+
+from tests.ui.conftest import APP
+
+SUBMIT = "Predict readmission risk"
+
+
+@pytest.fixture
+def app(api, monkeypatch) -> AppTest:
+    monkeypatch.setenv("API_URL", api.url)
+    at = AppTest.from_file(str(APP), default_timeout=90)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def submit(at: AppTest) -> AppTest:
+    next(b for b in at.button if b.label == SUBMIT).click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def probability(at: AppTest) -> float:
+    return float(at.metric[0].value.rstrip("%")) / 100
+
+
+def test_form_is_prefilled_with_the_default_patient(app) -> None:
+    default = contract.default_patient()
+    assert app.selectbox(key="age").value == default["age"]
+    assert app.selectbox(key="admission_source_id").value == 7
+    assert "Emergency Room" in app.selectbox(key="admission_source_id").format_func(7)
+    assert app.number_input(key="time_in_hospital").value == default["time_in_hospital"]
+    assert app.number_input(key="time_in_hospital").max == 14
+    assert app.text_input(key="diag_1").value == "428"
+    assert app.selectbox(key="weight").value == "(unknown)"
+
+
+def test_submitting_shows_probability_label_and_model_version(app, registered) -> None:
+    submit(app)
+    assert 0 < probability(app) < 1
+    text = " ".join(m.value for m in app.markdown)
+    version = re.search(r"version \*\*(\d+)\*\*", text)
+    assert version and registered.name in text and "champion" in text
+    assert "risk" in text.lower()
+
+
+def test_more_prior_admissions_raise_the_shown_risk(app) -> None:
+    base = probability(submit(app))
+    app.number_input(key="number_inpatient").set_value(8)
+    assert probability(submit(app)) > base
+
+
+def test_explanation_chart_is_shown(app) -> None:
+    submit(app)
+    assert any("pushed this patient's risk" in m.value for m in app.markdown)
+    assert len(app.get("vega_lite_chart")) == 1
+
+
+def test_an_invalid_entry_is_reported_not_raised(app) -> None:
+    app.text_input(key="diag_1").set_value("")  # diag_1 may be missing...
+    app.text_input(key="diag_2").set_value("x" * 40)
+    submit(app)
+    assert not app.error or "failed" in app.error[0].value  # ...and long codes are accepted
+
+
+def _csv(rows: int, broken: dict[int, tuple[str, str]]) -> bytes:
+    frame = pd.read_csv(DEFAULT_SOURCE, dtype=str, keep_default_na=False, nrows=rows)
+    for index, (column, value) in broken.items():
+        frame.loc[index, column] = value
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False)
+    return buffer.getvalue().encode()
+
+
+def test_batch_upload_scores_valid_rows_and_reports_invalid_ones(app) -> None:
+    data = _csv(40, {3: ("age", "[200-210)"), 10: ("time_in_hospital", "many")})
+    app.tabs[1].file_uploader[0].set_value(("patients.csv", data, "text/csv")).run()
+    assert not app.exception, app.exception
+    assert "38 patients scored" in app.success[0].value
+    problems = app.dataframe[0].value
+    assert sorted(zip(problems["row"], problems["field"], strict=True)) == [
+        (4, "age"),
+        (11, "time_in_hospital"),
+    ]
+    scored = app.dataframe[1].value
+    assert len(scored) == 38 and scored["probability"].between(0, 1).all()
+    assert app.download_button[0].label.startswith("Download")
+
+
+def test_a_csv_without_the_feature_columns_is_refused_clearly(app) -> None:
+    app.tabs[1].file_uploader[0].set_value(("x.csv", b"a,b\n1,2\n", "text/csv")).run()
+    assert "lacks these columns" in app.error[0].value
+
+
+def test_model_page_shows_metrics_history_and_promotion(app, registered) -> None:
+    text = " ".join(s.value for s in app.subheader)
+    assert registered.name in text and "is serving" in text
+    metrics = app.dataframe[0].value
+    assert 0.6 < float(metrics["test_roc_auc"].iloc[0]) < 0.8
+    history = app.dataframe[-1].value
+    assert "champion" in {a for aliases in history["aliases"] for a in aliases}
+
+
+def test_api_unreachable_shows_a_message_and_a_retry_button(monkeypatch) -> None:
+    monkeypatch.setenv("API_URL", f"http://127.0.0.1:{free_port()}")
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert "cannot be reached" in at.error[0].value
+    retry = next(b for b in at.button if b.label == "Retry")
+    retry.click().run()
+    assert not at.exception and "cannot be reached" in at.error[0].value
+
+
+def test_api_without_a_model_says_not_ready(start_api, api_env, monkeypatch) -> None:
+    with start_api({**api_env, "MODEL_NAME": "none-yet"}, wait_ready=False) as server:
+        monkeypatch.setenv("API_URL", server.url)
+        at = AppTest.from_file(str(APP), default_timeout=60)
+        at.run()
+    assert not at.exception
+    assert "not ready" in at.error[0].value and "none-yet@champion" in at.error[0].value
