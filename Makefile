@@ -28,7 +28,8 @@ CHART     := charts/mlops-platform
 export UV_COMPILE_BYTECODE := 1
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install tools lint format test test-fast evaluate bench-ingest bench-api pipeline-ingest \
+.PHONY: help install tools lint format test test-fast evaluate bench-ingest bench-api up down status \
+        logs clean-local load-test pipeline-ingest \
         pipeline-clean pipeline-train chart-lint deps images minikube-load deploy helm-test \
         port-forward undeploy clean
 
@@ -89,6 +90,25 @@ bench-ingest: install ## Benchmark batch ingest against psql \copy of the same C
 
 bench-api: install ## Benchmark API latency (vs model-only time) and memory on a real model; prints JSON
 	$(RUN)/python -m tests.bench.bench_api
+
+up: install ## Start the whole system locally (Postgres, S3, MLflow, Airflow, API, UI[, Prometheus])
+	@$(RUN)/python -m readmission.local.up up
+
+down: ## Stop everything `make up` started (data kept)
+	@$(RUN)/python -m readmission.local.up down
+
+status: ## What runs, batches loaded, champion version
+	@$(RUN)/python -m readmission.local.up status
+
+logs: ## The last lines of every local service's log
+	@$(RUN)/python -m readmission.local.up logs
+
+clean-local: down ## Stop and wipe .local/ (all local data)
+	rm -rf $${MLOPS_HOME:-$(CURDIR)/.local}
+
+load-test: install ## Locust against API_URL (default the local API): 20 users, 1 minute, headless
+	$(RUN)/locust -f services/locust/locustfile.py --host $${API_URL:-http://127.0.0.1:8989} \
+		--headless -u 20 -r 5 -t 1m --only-summary
 
 pipeline-ingest: install ## Load the next batch into DATA_DB_URL (same code as the DAG)
 	$(RUN)/python -m readmission ingest

@@ -66,6 +66,9 @@ class LocalMlflow:
                 str(self.port),
                 "--workers",
                 str(self.workers),
+                # Same flags as the chart: /metrics for Prometheus.
+                "--expose-prometheus",
+                self.root / "metrics",
                 "--allowed-hosts",
                 f"127.0.0.1:{self.port},localhost:{self.port}",
             ],

