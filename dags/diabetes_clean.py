@@ -9,19 +9,14 @@ rule listed, and nothing is written.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import dag, task
-from readmission.dag_config import CLEAN, DEFAULT_ARGS, RAW, TAGS
+from readmission.dag_config import CLEAN, COMMON, RAW
 
 
 @dag(
     schedule=[RAW],
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=TAGS,
     doc_md=__doc__,
+    **COMMON,
 )
 def diabetes_clean():
     @task(outlets=[CLEAN])

@@ -9,19 +9,14 @@ reaches `diabetes_clean`.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import dag, task
-from readmission.dag_config import DEFAULT_ARGS, INGEST_SCHEDULE, RAW, TAGS
+from readmission.dag_config import COMMON, INGEST_SCHEDULE, RAW
 
 
 @dag(
     schedule=INGEST_SCHEDULE,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=TAGS,
     doc_md=__doc__,
+    **COMMON,
 )
 def diabetes_ingest():
     @task(outlets=[RAW])

@@ -9,21 +9,16 @@ test rows, and moves the alias only when the challenger wins by `PROMOTION_MARGI
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
-from readmission.dag_config import CLEAN, DEFAULT_ARGS, TAGS, TRAIN_SCHEDULE
+from readmission.dag_config import CLEAN, COMMON, TRAIN_SCHEDULE
 
 
 @dag(
     schedule=AssetOrTimeSchedule(
         timetable=CronTriggerTimetable(TRAIN_SCHEDULE, timezone="UTC"), assets=[CLEAN]
     ),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=TAGS,
     doc_md=__doc__,
+    **COMMON,
 )
 def diabetes_train():
     @task

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
+import pendulum
 from airflow.sdk import Asset
 
 RAW = Asset(name="diabetes_raw", uri="x-readmission://raw_data/diabetes_raw")
@@ -20,3 +21,12 @@ DEFAULT_ARGS = {
     "retry_delay": timedelta(seconds=int(os.environ.get("TASK_RETRY_DELAY_SECONDS", "60"))),
 }
 TAGS = ["readmission"]
+
+# What every DAG of the project shares: no backfill, one run at a time, retries, tags.
+COMMON = {
+    "start_date": pendulum.datetime(2026, 1, 1, tz="UTC"),
+    "catchup": False,
+    "max_active_runs": 1,
+    "default_args": DEFAULT_ARGS,
+    "tags": TAGS,
+}
