@@ -20,15 +20,17 @@ def frame() -> tuple[pd.DataFrame, np.ndarray]:
     return model.to_model_frame(pd.DataFrame(rows)), y
 
 
+def build(family: str):
+    """A small, fast candidate of either family."""
+    if family == "logistic":
+        return model.build_logistic({"C": 1.0})
+    return model.build_lightgbm({"n_estimators": 30, "min_child_samples": 5})
+
+
 @pytest.mark.parametrize("family", ["logistic", "lightgbm"])
 def test_none_and_nan_are_the_same_missing_category(frame, family) -> None:
     X, y = frame
-    build = (
-        model.build_logistic({"C": 1.0})
-        if family == "logistic"
-        else model.build_lightgbm({"n_estimators": 30, "min_child_samples": 5})
-    )
-    pipeline = build.fit(X, y)
+    pipeline = build(family).fit(X, y)
     as_nan = X.copy()
     for column in ("race", "diag_3"):
         as_nan[column] = [np.nan if v is None else v for v in as_nan[column]]
@@ -54,12 +56,7 @@ def test_threshold_sets_the_label_not_the_probability(frame) -> None:
 @pytest.mark.parametrize("family", ["logistic", "lightgbm"])
 def test_contributions_add_up_to_the_log_odds(frame, family) -> None:
     X, y = frame
-    build = (
-        model.build_logistic({"C": 1.0})
-        if family == "logistic"
-        else model.build_lightgbm({"n_estimators": 30, "min_child_samples": 5})
-    )
-    pipeline = build.fit(X, y)
+    pipeline = build(family).fit(X, y)
     base, contributions = explain.contributions(pipeline, X.head(10))
     assert list(contributions.columns) == list(contract.FEATURE_NAMES)
     proba = model.positive_proba(pipeline, X.head(10))
