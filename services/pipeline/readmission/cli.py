@@ -39,8 +39,8 @@ def cmd_evaluate(settings: Settings) -> dict:
         outcome = cmd_train(local)
     test = outcome["test"]
     print(
-        f"batches ingested: {batches}; champion: {outcome['best']} version {outcome['version']} "
-        f"({outcome['reason']})",
+        f"batches ingested: {batches}; best candidate: {outcome['family']} "
+        f"version {outcome['version']} ({outcome['reason']})",
         file=sys.stderr,
     )
     for key in ("roc_auc", "pr_auc", "brier", "brier_baseline", "f1", "threshold", "n"):

@@ -1,0 +1,28 @@
+"""`make evaluate` end to end: its own throwaway stack, every batch, a JSON last line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+
+def test_evaluate_prints_the_champions_metrics_as_json() -> None:
+    env = {**os.environ, "TUNING_TRIALS": "1"}  # the same path as `make evaluate`, tuned less
+    done = subprocess.run(
+        [sys.executable, "-m", "readmission", "evaluate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"\nmake evaluate (1 trial): {result}")
+    for key in ("roc_auc", "pr_auc", "brier", "brier_baseline", "n_test", "model_version"):
+        assert key in result, key
+    assert 0.65 < result["roc_auc"] < 0.8
+    assert result["brier"] < result["brier_baseline"]
+    assert result["n_test"] > 14_000 and result["model_version"] == "1"
+    assert "batches ingested: 7" in done.stderr
