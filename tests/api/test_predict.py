@@ -158,32 +158,36 @@ def test_metrics_expose_model_and_http_series(api) -> None:
 
 
 def test_predictions_are_logged_to_the_database(api, api_env) -> None:
+    # Patients no other test sends, so the rows found below are this test's own.
+    mine = {**contract.default_patient(), "num_lab_procedures": 131, "num_medications": 77}
+    batch = [{**p, "num_lab_procedures": 130} for p in patients(20, seed=9)]
     with api.client() as client:
-        version = client.post("/predict", json=contract.default_patient()).json()["model"][
-            "version"
-        ]
-        client.post("/predict/batch", json={"patients": patients(20, seed=9)})
+        version = client.post("/predict", json=mine).json()["model"]["version"]
+        client.post("/predict/batch", json={"patients": batch})
     engine = db.make_engine(api_env["DATA_DB_URL"])
-    query = sa.text("SELECT count(*) FROM serving.predictions WHERE endpoint = '/predict/batch'")
-    deadline = time.monotonic() + 20
-    count = 0
-    while time.monotonic() < deadline and count < 20:
+    single = sa.text(
+        "SELECT model_version, features->>'age', probability FROM serving.predictions "
+        "WHERE endpoint = '/predict' AND features->>'num_lab_procedures' = '131' "
+        "AND features->>'num_medications' = '77'"
+    )
+    batched = sa.text(
+        "SELECT count(*) FROM serving.predictions "
+        "WHERE endpoint = '/predict/batch' AND features->>'num_lab_procedures' = '130'"
+    )
+    deadline = time.monotonic() + 30
+    rows, count = [], 0
+    while time.monotonic() < deadline and not (rows and count >= 20):
         try:
             with engine.connect() as conn:
-                count = conn.execute(query).scalar()
+                rows = conn.execute(single).all()
+                count = conn.execute(batched).scalar()
         except sa.exc.ProgrammingError:  # table not created yet
             pass
         time.sleep(0.2)
-    with engine.connect() as conn:
-        row = conn.execute(
-            sa.text(
-                "SELECT model_version, features->>'age', probability "
-                "FROM serving.predictions WHERE endpoint = '/predict' LIMIT 1"
-            )
-        ).one()
     engine.dispose()
-    assert count >= 20
-    assert row[0] == version and row[1] == contract.default_patient()["age"] and 0 < row[2] < 1
+    assert count >= 20 and rows, (count, rows)
+    model_version, age, probability = rows[0]
+    assert model_version == version and age == mine["age"] and 0 < probability < 1
 
 
 def test_admin_reload_needs_the_token(api) -> None:
