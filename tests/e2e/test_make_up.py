@@ -68,8 +68,14 @@ def our_processes(home: Path) -> list[int]:
 def stack_env():
     home = Path(tempfile.mkdtemp(prefix="readmission-e2e-"))
     home.chmod(0o755)
-    ports = {name: str(free_port()) for name in PORTS}
-    ports["S3_PORT"] = str(free_port_block(S3_PORTS))
+    s3 = free_port_block(S3_PORTS)
+    reserved = {*range(s3, s3 + S3_PORTS), *range(s3 + 10_000, s3 + 10_000 + S3_PORTS)}
+    ports = {"S3_PORT": str(s3)}
+    for name in PORTS:
+        while name not in ports:  # nothing is bound yet: keep clear of SeaweedFS's ports
+            port = free_port()
+            if port not in reserved and str(port) not in ports.values():
+                ports[name] = str(port)
     env = {**os.environ, "MLOPS_HOME": str(home), **ports}
     yield env
     subprocess.run(
