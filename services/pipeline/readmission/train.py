@@ -136,13 +136,19 @@ def tune(family: str, space: list[dict[str, Any]], data: Dataset, seed: int) -> 
         fitted[i] = (pipeline, proba)
         log.info("%s trial %d: val ROC-AUC %.4f", family, i, scores["roc_auc"])
     best = _select(trials)
-    pipeline, val_proba = fitted[best["trial"]]
+    params = space[best["trial"]]
+    _, val_proba = fitted[best["trial"]]
     threshold = choose_threshold(y_val, val_proba)
+    # Configuration and threshold are chosen on val; the model that is logged is then refit on
+    # train + val (more data, same settings). The test split is only ever used to judge.
+    pipeline = _fit(
+        family, params, seed, pd.concat([X_train, X_val]), np.concatenate([y_train, y_val])
+    )
     model.set_threshold(pipeline, threshold)
     return Candidate(
         family=family,
         pipeline=pipeline,
-        params=space[best["trial"]],
+        params=params,
         val=classification_metrics(y_val, val_proba, threshold),
         test=classification_metrics(y_test, model.positive_proba(pipeline, X_test), threshold),
         trials=trials,
