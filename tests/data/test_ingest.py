@@ -6,12 +6,12 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from readmission import contract, db, ingest, stages
+from readmission.local.process import wait_until
 
 from tests.conftest import make_settings
 
@@ -28,6 +28,13 @@ def counts(url: str) -> tuple[int, int, int]:
         batches = conn.execute(sa.text("SELECT count(*) FROM raw_data.batches")).scalar()
     engine.dispose()
     return rows, distinct, batches
+
+
+def copies(engine: sa.Engine, condition: str) -> int:
+    """COPY statements in pg_stat_activity that match ``condition``."""
+    with engine.connect() as conn:
+        query = f"SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY%' AND {condition}"
+        return conn.execute(sa.text(query)).scalar()
 
 
 def test_seven_runs_load_every_row_once_and_an_eighth_loads_nothing(data_db: str) -> None:
@@ -84,22 +91,13 @@ def test_a_load_killed_midway_leaves_nothing_and_is_loaded_whole_next_time(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+    def stalled() -> bool:
+        assert loader.poll() is None, "the loader finished before it could be killed"
+        return copies(engine, "wait_event = 'PgSleep'") > 0
+
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with engine.connect() as conn:
-                stalled = conn.execute(
-                    sa.text(
-                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' "
-                        "AND query LIKE 'COPY%'"
-                    )
-                ).scalar()
-            if stalled:
-                break
-            assert loader.poll() is None, "the loader finished before it could be killed"
-            time.sleep(0.1)
-        else:
-            pytest.fail("the load never reached the stall point")
+        wait_until(stalled, 60, "the load reaching the stall point")
         with engine.connect() as conn:
             written = conn.execute(
                 sa.text("SELECT tuples_processed FROM pg_stat_progress_copy")
@@ -109,18 +107,7 @@ def test_a_load_killed_midway_leaves_nothing_and_is_loaded_whole_next_time(
     finally:
         loader.wait(timeout=30)
     # The server rolls the transaction back once it sees the client is gone.
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with engine.connect() as conn:
-            busy = conn.execute(
-                sa.text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE state = 'active' AND query LIKE 'COPY%'"
-                )
-            ).scalar()
-        if not busy:
-            break
-        time.sleep(0.2)
+    wait_until(lambda: copies(engine, "state = 'active'") == 0, 30, "the rollback")
     assert counts(data_db) == (0, 0, 0)
 
     with engine.begin() as conn:
