@@ -20,11 +20,15 @@ def frame() -> tuple[pd.DataFrame, np.ndarray]:
     return model.to_model_frame(pd.DataFrame(rows)), y
 
 
-def build(family: str):
+PATIENTS = np.arange(400) // 2  # two encounters per patient
+
+
+def build(family: str, calibration: str | None = None):
     """A small, fast candidate of either family."""
     if family == "logistic":
-        return model.build_logistic({"C": 1.0})
-    return model.build_lightgbm({"n_estimators": 30, "min_child_samples": 5})
+        return model.build("logistic_regression", {"C": 1.0}, PATIENTS, calibration=calibration)
+    params = {"n_estimators": 30, "min_child_samples": 5}
+    return model.build("lightgbm", params, PATIENTS, calibration=calibration)
 
 
 @pytest.mark.parametrize("family", ["logistic", "lightgbm"])
@@ -39,29 +43,79 @@ def test_none_and_nan_are_the_same_missing_category(frame, family) -> None:
 
 def test_unseen_values_are_scored(frame) -> None:
     X, y = frame
-    pipeline = model.build_logistic({"C": 1.0}).fit(X, y)
+    pipeline = build("logistic").fit(X, y)
     odd = X.head(3).assign(diag_1="E999", medical_specialty="Unheard-of", race="Other")
     assert np.isfinite(model.positive_proba(pipeline, odd)).all()
 
 
 def test_threshold_sets_the_label_not_the_probability(frame) -> None:
     X, y = frame
-    pipeline = model.build_logistic({"C": 1.0}).fit(X, y)
+    pipeline = build("logistic", calibration="sigmoid").fit(X, y)
     proba = model.positive_proba(pipeline, X)
     model.set_threshold(pipeline, 0.9)
     assert (pipeline.predict(X) == (proba >= 0.9)).all()
     assert np.allclose(model.positive_proba(pipeline, X), proba)
 
 
+@pytest.mark.parametrize("calibration", [None, "sigmoid", "isotonic"])
 @pytest.mark.parametrize("family", ["logistic", "lightgbm"])
-def test_contributions_add_up_to_the_log_odds(frame, family) -> None:
+def test_contributions_add_up_to_the_estimators_log_odds(frame, family, calibration) -> None:
     X, y = frame
-    pipeline = build(family).fit(X, y)
+    pipeline = build(family, calibration).fit(X, y)
     base, contributions = explain.contributions(pipeline, X.head(10))
     assert list(contributions.columns) == list(contract.FEATURE_NAMES)
-    proba = model.positive_proba(pipeline, X.head(10))
-    logit = np.log(proba / (1 - proba))
+    # Contributions explain the estimator's score; calibration maps it afterwards.
+    raw = model.uncalibrated_proba(pipeline, X.head(10))
+    logit = np.log(raw / (1 - raw))
     assert np.allclose(base + contributions.sum(axis=1).to_numpy(), logit, atol=1e-6)
+    if calibration is None:
+        assert np.allclose(raw, model.positive_proba(pipeline, X.head(10)))
+
+
+def test_calibration_is_inside_the_pipeline_and_keeps_the_ranking(frame) -> None:
+    X, y = frame
+    pipeline = build("logistic", "sigmoid").fit(X, y)
+    calibrated, raw = model.positive_proba(pipeline, X), model.uncalibrated_proba(pipeline, X)
+    assert not np.allclose(calibrated, raw)  # class_weight="balanced" inflates the raw score
+    assert abs(calibrated.mean() - y.mean()) < abs(raw.mean() - y.mean())
+    # sigmoid calibration is monotone: the order of patients is the estimator's
+    assert (np.argsort(calibrated, kind="stable") == np.argsort(raw, kind="stable")).all()
+
+
+def test_encoder_and_calibration_folds_never_split_a_patient(frame) -> None:
+    X, y = frame
+    pipeline = build("lightgbm", "isotonic").fit(X, y)
+    encoder = pipeline.named_steps["preprocess"].named_transformers_["codes"][-1]
+    calibrator = pipeline.named_steps["classifier"].estimator
+    for cv in (encoder.cv, calibrator.cv):
+        splits = list(cv.split(X, y))
+        assert len(splits) >= 3
+        for fitting, held_out in splits:
+            assert set(PATIENTS[held_out]).isdisjoint(PATIENTS[fitting])
+
+
+def test_patient_folds_follow_the_seed() -> None:
+    patients = np.repeat(np.arange(1000), 3)
+    a, b = model.patient_folds(patients, 5, 1), model.patient_folds(patients, 5, 2)
+    assert (a == model.patient_folds(patients, 5, 1)).all()
+    assert (a != b).any()
+    assert all(len(set(a[patients == p])) == 1 for p in range(0, 1000, 37))
+    assert np.bincount(a).min() >= 190  # balanced: 200 patients per fold, give or take
+
+
+def test_every_seed_comes_from_the_setting() -> None:
+    pipeline = model.build("lightgbm", {"n_estimators": 5}, PATIENTS, seed=7, calibration="sigmoid")
+    calibrated = pipeline.named_steps["classifier"].estimator
+    assert calibrated.estimator.random_state == 7
+    lr = model.build("logistic_regression", {"C": 1.0}, PATIENTS, seed=11)
+    assert lr.named_steps["classifier"].estimator.random_state == 11
+
+
+def test_an_unknown_family_or_calibration_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown model family"):
+        model.build("xgboost", {}, PATIENTS)
+    with pytest.raises(ValueError, match="calibration must be one of"):
+        model.build("lightgbm", {}, PATIENTS, calibration="platt")
 
 
 def test_source_column_prefers_the_longest_name() -> None:

@@ -3,6 +3,9 @@
 LightGBM gives exact per-feature contributions (``pred_contrib``, TreeSHAP); the logistic
 baseline's are ``coefficient * transformed value``. Contributions of the encoded columns
 (one-hot levels, target encodings) are summed back to the data set's original columns.
+
+They explain the estimator's score before calibration: calibration is a monotone map of that
+score, so the order and direction of every contribution hold for the served probability.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ def contributions(pipeline: Pipeline, frame: pd.DataFrame) -> tuple[float, pd.Da
     """(base log-odds, one row per patient and original column of log-odds contributions)."""
     features = model.to_model_frame(frame)
     preprocess = pipeline.named_steps["preprocess"]
-    estimator = pipeline.named_steps["classifier"].estimator_
+    estimator = model.base_estimator(pipeline)
     encoded = preprocess.transform(features)
     names = preprocess.get_feature_names_out()
     if isinstance(estimator, LogisticRegression):

@@ -35,7 +35,16 @@ class Settings(BaseSettings):
         description="Salt of the patient hash that assigns splits; changing it reshuffles splits",
     )
     PROMOTION_MARGIN: float = Field(
-        0.002, ge=0.0, description="Test ROC-AUC by which a challenger must beat the champion"
+        0.002,
+        ge=0.0,
+        description="The lower bound of the interval of (challenger - champion) test ROC-AUC "
+        "must exceed this for the challenger to take the alias",
+    )
+    PROMOTION_CONFIDENCE: float = Field(
+        0.95, gt=0.5, lt=1.0, description="Confidence of the bootstrap intervals (two-sided)"
+    )
+    BOOTSTRAP_SAMPLES: int = Field(
+        1000, ge=100, description="Patient-level bootstrap resamples behind every interval"
     )
     MIN_ROC_AUC: float = Field(0.62, ge=0.5, le=1.0, description="Quality gate for any champion")
     TUNING_TRIALS: int = Field(6, ge=1, description="LightGBM configurations tried on val")

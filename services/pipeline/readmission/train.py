@@ -1,4 +1,4 @@
-"""Train the candidates on train, tune them on val, and log each to MLflow as one pipeline."""
+"""Train the candidates on train, tune and calibrate them on val, refit on train + val."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ import mlflow
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from mlflow.models import ModelSignature
-from mlflow.types import Schema, TensorSpec
+from sklearn.metrics import brier_score_loss
 from sklearn.model_selection import ParameterSampler
 from sklearn.pipeline import Pipeline
 from sqlalchemy.engine import Engine
 
-from readmission import contract, db, model
+from readmission import calibration, contract, db, lineage, model, tracking
 from readmission.evaluate import choose_threshold, classification_metrics
+from readmission.lineage import Lineage
 from readmission.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,27 +56,34 @@ class Dataset:
     """The clean rows with their lineage (which batches, how many rows per split)."""
 
     frame: pd.DataFrame
-    batch_ids: list[int]
+    lineage: Lineage
+
+    def rows(self, split: str) -> pd.DataFrame:
+        return self.frame[self.frame["split"] == split]
 
     def part(self, split: str) -> tuple[pd.DataFrame, np.ndarray]:
-        rows = self.frame[self.frame["split"] == split]
+        rows = self.rows(split)
         return model.to_model_frame(rows), rows[contract.LABEL].to_numpy()
 
+    def patients(self, split: str) -> np.ndarray:
+        return self.rows(split)["patient_nbr"].to_numpy()
+
     @property
-    def lineage(self) -> dict[str, Any]:
+    def tags(self) -> dict[str, Any]:
         counts = self.frame["split"].value_counts()
         return {
             "data.table": f"{db.CLEAN_SCHEMA}.{db.diabetes_clean.name}",
-            "data.batch_ids": ",".join(map(str, self.batch_ids)),
-            "data.n_batches": len(self.batch_ids),
+            "data.batch_ids": ",".join(map(str, self.lineage.batch_ids)),
+            "data.n_batches": len(self.lineage.batch_ids),
             "data.n_rows": len(self.frame),
             **{f"data.n_{s}": int(counts.get(s, 0)) for s in db.SPLITS},
+            **self.lineage.tags,
         }
 
 
 @dataclass
 class Candidate:
-    """A tuned model family: its pipeline, chosen params and threshold, and its scores."""
+    """A tuned, calibrated model family: its pipeline, params, threshold and scores."""
 
     family: str
     pipeline: Pipeline
@@ -84,12 +91,14 @@ class Candidate:
     val: dict[str, float]
     test: dict[str, float]
     trials: list[dict[str, Any]] = field(default_factory=list)
+    calibration: dict[str, Any] = field(default_factory=dict)
+    train_seconds: float = 0.0
     run_id: str | None = None
     model_uri: str | None = None
 
 
-def load_dataset(engine: Engine) -> Dataset:
-    """All clean rows; raises if a split is empty (nothing to train or judge on)."""
+def load_dataset(engine: Engine, settings: Settings) -> Dataset:
+    """All clean rows and their lineage; raises if a split is empty (nothing to judge on)."""
     with engine.connect() as conn:
         frame = pd.read_sql(sa.select(db.diabetes_clean), conn)
     present = set(frame["split"]) if len(frame) else set()
@@ -98,14 +107,7 @@ def load_dataset(engine: Engine) -> Dataset:
             f"clean data has splits {sorted(present)}; need train, val and test — "
             "ingest and clean at least one batch first"
         )
-    return Dataset(frame, sorted(int(b) for b in frame["batch_id"].unique()))
-
-
-def _fit(
-    family: str, params: dict[str, Any], seed: int, X: pd.DataFrame, y: np.ndarray
-) -> Pipeline:
-    build = model.build_lightgbm if family == "lightgbm" else model.build_logistic
-    return build(params, seed).fit(X, y)
+    return Dataset(frame, lineage.current(engine, settings))
 
 
 def _select(trials: list[dict[str, Any]]) -> dict[str, Any]:
@@ -114,17 +116,17 @@ def _select(trials: list[dict[str, Any]]) -> dict[str, Any]:
     return max(calibrated or trials, key=lambda t: t["val_roc_auc"])
 
 
-def tune(family: str, space: list[dict[str, Any]], data: Dataset, seed: int) -> Candidate:
-    """Fit each configuration on train, score on val, keep the best; threshold from val."""
+def _trials(
+    family: str, space: list[dict[str, Any]], data: Dataset, seed: int
+) -> tuple[list[dict[str, Any]], dict[int, Pipeline]]:
+    """Fit each configuration on train and score it on val."""
     X_train, y_train = data.part("train")
     X_val, y_val = data.part("val")
-    X_test, y_test = data.part("test")
     trials, fitted = [], {}
     for i, params in enumerate(space):
         started = time.perf_counter()
-        pipeline = _fit(family, params, seed, X_train, y_train)
-        proba = model.positive_proba(pipeline, X_val)
-        scores = classification_metrics(y_val, proba, 0.5)
+        pipeline = model.build(family, params, data.patients("train"), seed).fit(X_train, y_train)
+        scores = classification_metrics(y_val, model.positive_proba(pipeline, X_val), 0.5)
         trials.append(
             {
                 "trial": i,
@@ -133,25 +135,46 @@ def tune(family: str, space: list[dict[str, Any]], data: Dataset, seed: int) -> 
                 **{f"val_{k}": scores[k] for k in ("roc_auc", "pr_auc", "brier", "brier_baseline")},
             }
         )
-        fitted[i] = (pipeline, proba)
+        fitted[i] = pipeline
         log.info("%s trial %d: val ROC-AUC %.4f", family, i, scores["roc_auc"])
+    return trials, fitted
+
+
+def tune(family: str, space: list[dict[str, Any]], data: Dataset, seed: int) -> Candidate:
+    """Choose the configuration, calibration and threshold on val; refit on train + val.
+
+    The test split is only ever used to judge: every choice is made on val.
+    """
+    started = time.perf_counter()
+    trials, fitted = _trials(family, space, data, seed)
     best = _select(trials)
     params = space[best["trial"]]
-    _, val_proba = fitted[best["trial"]]
-    threshold = choose_threshold(y_val, val_proba)
-    # Configuration and threshold are chosen on val; the model that is logged is then refit on
-    # train + val (more data, same settings). The test split is only ever used to judge.
-    pipeline = _fit(
-        family, params, seed, pd.concat([X_train, X_val]), np.concatenate([y_train, y_val])
-    )
+    X_val, y_val = data.part("val")
+    choice = calibration.choose(fitted[best["trial"]], X_val, y_val, data.patients("val"), seed)
+    threshold = choose_threshold(y_val, choice.val_proba)
+    X_train, y_train = data.part("train")
+    X_fit, y_fit = pd.concat([X_train, X_val]), np.concatenate([y_train, y_val])
+    patients = np.concatenate([data.patients("train"), data.patients("val")])
+    pipeline = model.build(family, params, patients, seed, calibration=choice.method)
+    pipeline.fit(X_fit, y_fit)
     model.set_threshold(pipeline, threshold)
+    X_test, y_test = data.part("test")
+    proba, raw = model.positive_proba(pipeline, X_test), model.uncalibrated_proba(pipeline, X_test)
+    slope, intercept = calibration.slope_intercept(y_test, proba)
     return Candidate(
         family=family,
         pipeline=pipeline,
         params=params,
-        val=classification_metrics(y_val, val_proba, threshold),
-        test=classification_metrics(y_test, model.positive_proba(pipeline, X_test), threshold),
+        val=classification_metrics(y_val, choice.val_proba, threshold),
+        test={
+            **classification_metrics(y_test, proba, threshold),
+            "brier_uncalibrated": float(brier_score_loss(y_test, raw)),
+            "calibration_slope": slope,
+            "calibration_intercept": intercept,
+        },
         trials=trials,
+        calibration={"method": choice.method, "val_brier": choice.val_brier, "test_raw": raw},
+        train_seconds=time.perf_counter() - started,
     )
 
 
@@ -162,94 +185,38 @@ def lightgbm_space(trials: int, seed: int) -> list[dict[str, Any]]:
 
 
 def train_candidates(data: Dataset, settings: Settings) -> list[Candidate]:
-    """LightGBM (tuned) and the logistic-regression baseline, both fit on train only."""
+    """LightGBM (tuned) and the logistic-regression baseline."""
+    seed = settings.RANDOM_SEED
     return [
-        tune(
-            "lightgbm",
-            lightgbm_space(settings.TUNING_TRIALS, settings.RANDOM_SEED),
-            data,
-            settings.RANDOM_SEED,
-        ),
-        tune(
-            "logistic_regression",
-            LOGISTIC_SPACE[: settings.TUNING_TRIALS],
-            data,
-            settings.RANDOM_SEED,
-        ),
+        tune("lightgbm", lightgbm_space(settings.TUNING_TRIALS, seed), data, seed),
+        tune("logistic_regression", LOGISTIC_SPACE[: settings.TUNING_TRIALS], data, seed),
     ]
 
 
-def _pip_requirements() -> list[str]:
-    from importlib.metadata import version
-
-    return [f"{p}=={version(p)}" for p in ("scikit-learn", "lightgbm", "skops", "pandas", "numpy")]
-
-
-def _trusted_types(pipeline: Pipeline) -> list[str]:
-    """Types skops must trust to load this pipeline — the ones we just built ourselves."""
-    import skops.io
-
-    return skops.io.get_untrusted_types(data=skops.io.dumps(pipeline))
-
-
-def log_candidate(candidate: Candidate, data: Dataset, settings: Settings) -> Candidate:
-    """Log one candidate as one MLflow run: params, metrics, lineage, tuning table, model."""
-    X_val, _ = data.part("val")
-    example = X_val.head(5)
-    # pyfunc returns predict_proba: one row of [P(no), P(yes)] per patient.
-    output = Schema([TensorSpec(np.dtype("float64"), (-1, 2), "probabilities")])
-    signature = ModelSignature(inputs=model.input_schema(), outputs=output)
-    with mlflow.start_run(run_name=candidate.family, nested=True) as run:
-        mlflow.set_tags({"candidate": candidate.family, **data.lineage})
-        mlflow.log_params({"family": candidate.family, **candidate.params})
-        mlflow.log_metrics(
-            {
-                f"{split}_{k}": v
-                for split, m in (("val", candidate.val), ("test", candidate.test))
-                for k, v in m.items()
-            }
-        )
-        mlflow.log_table(pd.DataFrame(candidate.trials), "tuning/trials.json")
-        mlflow.log_input(
-            mlflow.data.from_pandas(
-                data.frame.drop(columns=["processed_at"]),
-                name=data.lineage["data.table"],
-                targets=contract.LABEL,
-            ),
-            context="training",
-        )
-        info = mlflow.sklearn.log_model(
-            candidate.pipeline,
-            name="model",
-            signature=signature,
-            input_example=example,
-            pip_requirements=_pip_requirements(),
-            serialization_format="skops",
-            skops_trusted_types=_trusted_types(candidate.pipeline),
-            pyfunc_predict_fn="predict_proba",
-        )
-    candidate.run_id, candidate.model_uri = run.info.run_id, info.model_uri
-    return candidate
-
-
-def train_and_log(engine: Engine, settings: Settings) -> tuple[Dataset, list[Candidate]]:
+def train_and_log(data: Dataset, settings: Settings) -> list[Candidate]:
     """Train every candidate and log each as a nested run of one training run."""
-    data = load_dataset(engine)
     mlflow.set_tracking_uri(settings.MLFLOW_TRACKING_URI)
     mlflow.set_experiment(settings.MLFLOW_EXPERIMENT)
     with mlflow.start_run(run_name="training") as parent:
-        mlflow.set_tags(data.lineage)
-        candidates = [log_candidate(c, data, settings) for c in train_candidates(data, settings)]
+        mlflow.set_tags(data.tags)
+        candidates = [
+            tracking.log_candidate(c, data, settings) for c in train_candidates(data, settings)
+        ]
         best = best_candidate(candidates)
         mlflow.set_tags({"best_candidate": best.family, "best_run_id": best.run_id})
-        mlflow.log_metric("best_val_roc_auc", best.val["roc_auc"])
+        mlflow.log_metrics(
+            {
+                "best_val_roc_auc": best.val["roc_auc"],
+                "train_seconds": sum(c.train_seconds for c in candidates),
+            }
+        )
     log.info(
         "training run %s: best %s (val ROC-AUC %.4f)",
         parent.info.run_id,
         best.family,
         best.val["roc_auc"],
     )
-    return data, candidates
+    return candidates
 
 
 def best_candidate(candidates: list[Candidate]) -> Candidate:
