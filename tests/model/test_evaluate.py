@@ -23,6 +23,14 @@ def test_evaluate_prints_the_champions_metrics_as_json() -> None:
     for key in ("roc_auc", "pr_auc", "brier", "brier_baseline", "n_test", "model_version"):
         assert key in result, key
     assert 0.65 < result["roc_auc"] < 0.8
+    assert result["roc_auc_ci_low"] < result["roc_auc"] < result["roc_auc_ci_high"]
     assert result["brier"] < result["brier_baseline"]
+    assert result["brier"] <= result["brier_uncalibrated"]
+    assert 0.8 < result["calibration_slope"] < 1.25
+    assert result["train_seconds"] > 0
     assert result["n_test"] > 14_000 and result["model_version"] == "1"
-    assert "batches ingested: 7" in done.stderr
+    # The second pass on the same data trains nothing.
+    assert result["runs_skipped"] == 1
+    assert (
+        "batches ingested: 7" in done.stderr and "second pass: skipped: nothing new" in done.stderr
+    )

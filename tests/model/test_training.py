@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
-from readmission import contract, model, promote, stages, train
+from readmission import contract, model_card, stages
 from readmission.settings import DEFAULT_SOURCE
-from sklearn.linear_model import LogisticRegression
 
 
 def raw_rows(n: int, seed: int = 0) -> pd.DataFrame:
@@ -23,14 +24,42 @@ def raw_rows(n: int, seed: int = 0) -> pd.DataFrame:
 
 def test_first_model_becomes_champion_and_beats_the_baselines(champion) -> None:
     assert champion.decision["promoted"] is True
+    assert "no champion yet" in champion.decision["reason"]
     client = MlflowClient()
     version = client.get_model_version_by_alias(champion.settings.MODEL_NAME, "champion")
     assert version.version == champion.decision["version"]
     assert version.tags["promotion.decision"] == "promoted"
+    low, high = float(version.tags["promotion.ci_low"]), float(version.tags["promotion.ci_high"])
+    assert low < float(version.tags["promotion.challenger_test_roc_auc"]) < high
     test = champion.trained["test"]
     assert test["roc_auc"] > 0.65
     assert test["brier"] < test["brier_baseline"]
     assert 0 < test["threshold"] < 0.5
+
+
+def test_calibration_does_not_worsen_brier_and_is_reported(champion) -> None:
+    test = champion.trained["test"]
+    assert champion.trained["calibration"] in ("sigmoid", "isotonic")
+    assert test["brier"] <= test["brier_uncalibrated"]
+    assert 0.8 < test["calibration_slope"] < 1.25
+    run = MlflowClient().get_run(champion.trained["run_id"])
+    assert run.data.metrics["test_brier_uncalibrated"] == pytest.approx(test["brier_uncalibrated"])
+    assert "test_calibration_intercept" in run.data.metrics
+    artifacts = {a.path for a in MlflowClient().list_artifacts(run.info.run_id, "calibration")}
+    assert "calibration/curve.png" in artifacts
+    png = mlflow.artifacts.download_artifacts(f"runs:/{run.info.run_id}/calibration/curve.png")
+    assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_each_model_has_a_model_card_and_subgroup_metrics(champion) -> None:
+    run_id = champion.trained["run_id"]
+    card = mlflow.artifacts.load_text(f"runs:/{run_id}/{model_card.CARD_PATH}")
+    assert "## Intended use" in card and "## Subgroups" in card
+    assert champion.trained["tags"]["lineage.fingerprint"] in card
+    table = mlflow.load_table(model_card.SUBGROUPS_PATH, run_ids=[run_id])
+    assert {"race", "gender", "age_group"} == set(table["attribute"])
+    caucasian = table[(table["attribute"] == "race") & (table["group"] == "Caucasian")]
+    assert 0.6 < caucasian["roc_auc"].iloc[0] < 0.8 and caucasian["n"].iloc[0] > 5_000
 
 
 def test_champion_loads_as_pyfunc_and_predicts_on_raw_rows(champion) -> None:
@@ -47,39 +76,23 @@ def test_each_candidate_is_logged_with_signature_metrics_and_lineage(champion) -
     for split in ("val", "test"):
         for metric in ("roc_auc", "pr_auc", "brier", "f1", "threshold"):
             assert f"{split}_{metric}" in run.data.metrics
+    assert run.data.metrics["test_roc_auc_ci_low"] < run.data.metrics["test_roc_auc"]
     assert run.data.tags["data.batch_ids"] == "1,2,3,4,5,6,7"
+    assert run.data.tags["lineage.fingerprint"] == champion.trained["tags"]["lineage.fingerprint"]
     assert int(run.data.tags["data.n_train"]) > 60_000
     info = mlflow.models.get_model_info(champion.trained["model_uri"])
     assert info.signature is not None
     assert set(info.signature.inputs.input_names()) == set(contract.FEATURE_NAMES)
     assert info.saved_input_example_info is not None
     assert set(champion.trained["candidates"]) == {"lightgbm", "logistic_regression"}
+    version = client.get_model_version(champion.settings.MODEL_NAME, champion.decision["version"])
+    assert version.tags["lineage.fingerprint"] == run.data.tags["lineage.fingerprint"]
 
 
-def _bad_candidate(champion) -> train.Candidate:
-    """A challenger trained on shuffled labels: no better than chance."""
-    with stages.data_engine(champion.settings) as engine:
-        data = train.load_dataset(engine)
-    X, y = data.part("train")
-    y = np.random.default_rng(0).permutation(y)
-    pipeline = model.build_logistic({"C": 0.05}).fit(X.head(5_000), y[:5_000])
-    metrics = {"roc_auc": 0.5, "threshold": 0.5}
-    candidate = train.Candidate("logistic_regression", pipeline, {"C": 0.05}, metrics, metrics)
-    mlflow.set_experiment(champion.settings.MLFLOW_EXPERIMENT)
-    return train.log_candidate(candidate, data, champion.settings)
-
-
-def test_a_worse_challenger_does_not_move_the_alias(champion) -> None:
+def test_a_worse_challenger_does_not_move_the_alias(champion, shuffled) -> None:
     name = champion.settings.MODEL_NAME
     before = MlflowClient().get_model_version_by_alias(name, "champion").version
-    bad = _bad_candidate(champion)
-    trained = {
-        "family": bad.family,
-        "run_id": bad.run_id,
-        "model_uri": bad.model_uri,
-        "threshold": 0.5,
-    }
-    decision = stages.promote(champion.settings, trained)
+    decision = stages.promote(champion.settings, shuffled)
     assert decision["promoted"] is False
     assert decision["champion_version"] == before
     assert decision["challenger_test_roc_auc"] < decision["champion_test_roc_auc"]
@@ -90,30 +103,15 @@ def test_a_worse_challenger_does_not_move_the_alias(champion) -> None:
     assert float(tags["promotion.champion_test_roc_auc"]) == pytest.approx(
         decision["champion_test_roc_auc"], abs=1e-6
     )
+    assert float(tags["promotion.diff_ci_high"]) < 0  # clearly worse, and the interval says so
 
 
-def test_the_same_model_again_does_not_win_without_the_margin(champion) -> None:
-    decision = stages.promote(champion.settings, champion.trained)
-    assert decision["promoted"] is False
-    assert decision["challenger_test_roc_auc"] == pytest.approx(decision["champion_test_roc_auc"])
-    assert "margin" in decision["reason"]
-
-
-@pytest.mark.parametrize(
-    ("challenger", "champion_score", "expected"),
-    [
-        (0.70, None, True),
-        (0.60, None, False),
-        (0.70, 0.69, True),
-        (0.70, 0.699, False),
-        (0.61, 0.55, False),
-    ],
-)
-def test_decide(challenger: float, champion_score: float | None, expected: bool) -> None:
-    promoted, reason = promote.decide(challenger, champion_score, margin=0.002, minimum=0.62)
-    assert promoted is expected and reason
-
-
-def test_logistic_regression_alone_is_a_valid_sklearn_pipeline() -> None:
-    pipeline = model.build_logistic({"C": 1.0})
-    assert isinstance(pipeline.named_steps["classifier"].estimator, LogisticRegression)
+def test_promoting_the_same_run_again_changes_nothing(champion) -> None:
+    client = MlflowClient()
+    name = champion.settings.MODEL_NAME
+    before = len(client.search_model_versions(f"name = '{name}'"))
+    again = stages.promote(champion.settings, champion.trained)
+    assert again["repeated"] is True
+    assert again["version"] == champion.decision["version"]
+    assert again["promoted"] is True and again["reason"] == champion.decision["reason"]
+    assert len(client.search_model_versions(f"name = '{name}'")) == before

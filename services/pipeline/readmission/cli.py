@@ -17,13 +17,29 @@ from readmission.settings import Settings, get_settings
 
 
 def cmd_train(settings: Settings) -> dict:
-    """Train, log, register the best candidate and let it challenge the champion."""
+    """Train, log, and let the best candidate challenge the champion (unless nothing is new)."""
     trained = stages.train(settings)
+    if trained["skipped"]:
+        return trained
     return {**trained, **stages.promote(settings, trained)}
 
 
+def cmd_clean(settings: Settings) -> dict:
+    """Clean the loaded batches; exit 1 (after cleaning the others) if any was quarantined."""
+    from readmission.clean import ContractViolation
+
+    result = stages.clean(settings)
+    if result["quarantined"]:
+        raise ContractViolation({int(b): p for b, p in result["quarantined"].items()})
+    return result
+
+
 def cmd_evaluate(settings: Settings) -> dict:
-    """Self-contained: a throwaway stack, every batch through the pipeline, champion metrics."""
+    """Self-contained: a throwaway stack, every batch through the pipeline, champion metrics.
+
+    Training runs twice on the same data: the second pass must train nothing
+    (``runs_skipped``), as the daily schedule does on unchanged data.
+    """
     from readmission.local.stack import client_env, throwaway_stack
 
     started = time.perf_counter()
@@ -37,47 +53,64 @@ def cmd_evaluate(settings: Settings) -> dict:
             batches += 1
         stages.clean(local)
         outcome = cmd_train(local)
+        again = cmd_train(local)
     test = outcome["test"]
     print(
         f"batches ingested: {batches}; best candidate: {outcome['family']} "
-        f"version {outcome['version']} ({outcome['reason']})",
+        f"version {outcome['version']} ({outcome['reason']}); second pass: {again['reason']}",
         file=sys.stderr,
     )
-    for key in ("roc_auc", "pr_auc", "brier", "brier_baseline", "f1", "threshold", "n"):
-        print(f"  test {key:15s} {test[key]:.4f}", file=sys.stderr)
     return {
-        "roc_auc": round(test["roc_auc"], 4),
-        "pr_auc": round(test["pr_auc"], 4),
-        "brier": round(test["brier"], 4),
-        "brier_baseline": round(test["brier_baseline"], 4),
-        "f1": round(test["f1"], 4),
-        "threshold": round(test["threshold"], 4),
+        **{k: round(test[k], 4) for k in REPORTED},
+        "roc_auc_ci_low": round(outcome["roc_auc_ci_low"], 4),
+        "roc_auc_ci_high": round(outcome["roc_auc_ci_high"], 4),
         "n_test": test["n"],
         "model": outcome["family"],
+        "calibration": outcome["calibration"],
         "model_version": outcome["version"],
         "promoted": outcome["promoted"],
+        "train_seconds": outcome["train_seconds"],
+        "runs_skipped": int(again["skipped"]),
         "seconds": round(time.perf_counter() - started, 1),
     }
 
 
+REPORTED = (
+    "roc_auc",
+    "pr_auc",
+    "brier",
+    "brier_uncalibrated",
+    "brier_baseline",
+    "calibration_slope",
+    "calibration_intercept",
+    "f1",
+    "threshold",
+)
 COMMANDS = {
     "init-db": stages.init_db,
     "ingest": stages.ingest,
-    "clean": stages.clean,
+    "clean": cmd_clean,
     "train": cmd_train,
     "evaluate": cmd_evaluate,
+    "status": stages.progress,
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m readmission", description=__doc__)
-    parser.add_argument("command", choices=sorted(COMMANDS))
+    parser.add_argument("command", choices=sorted([*COMMANDS, "readmit"]))
+    parser.add_argument("batch_id", nargs="?", type=int, help="readmit: the quarantined batch")
     args = parser.parse_args(argv)
+    if (args.command == "readmit") != (args.batch_id is not None):
+        parser.error("a batch id goes with `readmit`, and only with it")
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        result = COMMANDS[args.command](get_settings())
+        if args.command == "readmit":
+            result = stages.readmit(get_settings(), args.batch_id)
+        else:
+            result = COMMANDS[args.command](get_settings())
     except Exception as exc:  # the CLI's contract: one clear line on stderr, exit 1
         logging.getLogger("readmission").debug("failed", exc_info=True)
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)

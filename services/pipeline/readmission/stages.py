@@ -51,7 +51,7 @@ def ingest(settings: Settings) -> dict[str, Any]:
 
 
 def clean(settings: Settings) -> dict[str, Any]:
-    """Clean every raw batch not cleaned yet; ``batch_ids`` is empty when none waited."""
+    """Clean every loaded batch; ``quarantined`` names the batches that broke the contract."""
     from readmission import clean as _clean
 
     with data_engine(settings) as engine:
@@ -62,45 +62,109 @@ def clean(settings: Settings) -> dict[str, Any]:
         "rows_in": result.rows_in,
         "rows_out": result.rows_out,
         "splits": result.splits,
+        "quarantined": {str(b): problems for b, problems in result.quarantined.items()},
     }
 
 
+def progress(settings: Settings) -> dict[str, Any]:
+    """How far the pipeline got: batches by state, rows, and each quarantined batch's rules."""
+    import sqlalchemy as sa
+
+    from readmission import db
+
+    ledger = db.batches.c
+    with data_engine(settings) as engine, engine.connect() as conn:
+        states = dict(
+            conn.execute(sa.select(ledger.status, sa.func.count()).group_by(ledger.status)).all()
+        )
+        rows = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(ledger.row_count), 0))).scalar()
+        clean_rows = conn.execute(
+            sa.select(sa.func.count()).select_from(db.diabetes_clean)
+        ).scalar()
+        quarantined = conn.execute(
+            sa.select(ledger.batch_id, ledger.problems, ledger.status_at)
+            .where(ledger.status == db.QUARANTINED)
+            .order_by(ledger.batch_id)
+        ).all()
+    return {
+        "batches": {state: int(states.get(state, 0)) for state in db.BATCH_STATES},
+        "rows_loaded": int(rows),
+        "clean_rows": int(clean_rows),
+        "quarantined": [
+            {"batch_id": b, "problems": problems, "since": str(at)}
+            for b, problems, at in quarantined
+        ],
+    }
+
+
+def readmit(settings: Settings, batch_id: int) -> dict[str, Any]:
+    """Put quarantined batch ``batch_id`` back in line for cleaning."""
+    from readmission import clean as _clean
+
+    with data_engine(settings) as engine:
+        return {"message": _clean.readmit(engine, batch_id), "batch_id": batch_id}
+
+
+def skip_reason(engine: Engine, settings: Settings) -> str | None:
+    """Why training would learn nothing new (its lineage is a version's already), or None."""
+    from mlflow import MlflowClient
+
+    from readmission import lineage
+
+    now = lineage.current(engine, settings)
+    client = MlflowClient(settings.MLFLOW_TRACKING_URI)
+    version = lineage.trained_version(client, settings.MODEL_NAME, now.fingerprint)
+    if version is None:
+        return None
+    decision = version.tags.get("promotion.decision", "undecided")
+    return (
+        f"skipped: nothing new — clean batches {lineage.describe(now.batch_ids)} and the "
+        f"training code and settings (fingerprint {now.fingerprint}) are those of version "
+        f"{version.version} ({decision})"
+    )
+
+
 def train(settings: Settings) -> dict[str, Any]:
-    """Train and log every candidate; return the best one (by val ROC-AUC)."""
+    """Train and log every candidate; return the best (by val ROC-AUC), or why it skipped."""
+    from readmission import metrics
     from readmission import train as _train
 
     with data_engine(settings) as engine:
-        _, candidates = _train.train_and_log(engine, settings)
+        reason = skip_reason(engine, settings)
+        if reason is not None:
+            metrics.incr(metrics.TRAIN_SKIPPED)
+            return {"skipped": True, "reason": reason}
+        data = _train.load_dataset(engine, settings)
+    candidates = _train.train_and_log(data, settings)
     best = _train.best_candidate(candidates)
     return {
+        "skipped": False,
         "family": best.family,
         "run_id": best.run_id,
         "model_uri": best.model_uri,
         "threshold": best.val["threshold"],
+        "calibration": best.calibration["method"],
         "val": best.val,
         "test": best.test,
+        "train_seconds": round(sum(c.train_seconds for c in candidates), 1),
         "candidates": {c.family: c.val["roc_auc"] for c in candidates},
+        "tags": {
+            "family": best.family,
+            "run_id": best.run_id,
+            "threshold": f"{best.val['threshold']:.6f}",
+            "calibration": best.calibration["method"],
+            **data.lineage.tags,
+        },
     }
 
 
 def promote(settings: Settings, trained: dict[str, Any]) -> dict[str, Any]:
-    """Register ``trained`` and let it challenge the champion on the current test split."""
+    """Let ``trained`` challenge the champion on the current test split (see promote.py)."""
     from readmission import promote as _promote
     from readmission import train as _train
 
     with data_engine(settings) as engine:
-        X_test, y_test = _train.load_dataset(engine).part("test")
-    tags = {
-        "family": trained["family"],
-        "run_id": trained["run_id"],
-        "threshold": f"{trained['threshold']:.6f}",
-    }
-    decision = _promote.register_and_promote(trained["model_uri"], X_test, y_test, settings, tags)
-    return {
-        "version": decision.version,
-        "promoted": decision.promoted,
-        "reason": decision.reason,
-        "challenger_test_roc_auc": decision.challenger_roc_auc,
-        "champion_version": decision.champion_version,
-        "champion_test_roc_auc": decision.champion_roc_auc,
-    }
+        data = _train.load_dataset(engine, settings)
+        X_test, y_test = data.part("test")
+        test = _promote.TestSet(X_test, y_test, data.patients("test"))
+        return _promote.register_and_promote(trained, test, settings, engine)
