@@ -19,8 +19,10 @@ def main(dag_id: str) -> None:
         raise SystemExit(f"import errors: {bag.import_errors}")
     dag_run = bag.get_dag(dag_id).test()
     session = Session()
-    states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances(session=session)}
-    print("RESULT " + json.dumps({"state": str(dag_run.state), "tasks": states}))
+    instances = dag_run.get_task_instances(session=session)
+    states = {ti.task_id: str(ti.state) for ti in instances}
+    tries = {ti.task_id: ti.try_number for ti in instances}
+    print("RESULT " + json.dumps({"state": str(dag_run.state), "tasks": states, "tries": tries}))
 
 
 if __name__ == "__main__":

@@ -2,37 +2,60 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
+from collections.abc import Iterator
 
+import pytest
 import sqlalchemy as sa
 from mlflow import MlflowClient
-from readmission import db
+from readmission import db, metrics, stages
+
+from tests.conftest import make_settings
 
 
-def test_ingest_clean_train_end_to_end(run_dag, database, mlflow_server) -> None:
+@pytest.fixture
+def statsd() -> Iterator[socket.socket]:
+    """A UDP socket where Airflow's statsd client sends its packets."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.2)
+    yield sock
+    sock.close()
+
+
+def received(sock: socket.socket) -> str:
+    packets = []
+    try:
+        while True:
+            packets.append(sock.recv(65536).decode())
+    except TimeoutError:
+        return "\n".join(packets)
+
+
+def test_ingest_clean_train_end_to_end(run_dag, database, mlflow_server, statsd) -> None:
     url = database()
     env = {
         "DATA_DB_URL": url,
         "MLFLOW_TRACKING_URI": mlflow_server.uri,
         "MODEL_NAME": f"dag-test-{uuid.uuid4().hex[:6]}",
         "MLFLOW_EXPERIMENT": "dag-tests",
-        "BATCH_SIZE": "50000",
         "TUNING_TRIALS": "1",
+        "AIRFLOW__METRICS__STATSD_ON": "True",
+        "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
+        "AIRFLOW__METRICS__STATSD_PORT": str(statsd.getsockname()[1]),
     }
     for _ in range(2):
-        assert run_dag("diabetes_ingest", env) == {
-            "state": "success",
-            "tasks": {"ingest_batch": "success"},
-        }
-    assert run_dag("diabetes_clean", env) == {
-        "state": "success",
-        "tasks": {"clean_batches": "success"},
-    }
+        ingested = run_dag("diabetes_ingest", env)
+        assert (ingested["state"], ingested["tasks"]) == ("success", {"ingest_batch": "success"})
+    cleaned = run_dag("diabetes_clean", env)
+    assert cleaned["state"] == "success"
+    assert cleaned["tasks"] == {"clean_batches": "success", "check_quarantine": "success"}
     # Nothing new: the clean task skips, so no Asset event would wake the trainer.
-    assert run_dag("diabetes_clean", env)["tasks"] == {"clean_batches": "skipped"}
+    assert run_dag("diabetes_clean", env)["tasks"]["clean_batches"] == "skipped"
     trained = run_dag("diabetes_train", env)
     both = {"train_candidates": "success", "promote_best": "success"}
-    assert trained == {"state": "success", "tasks": both}
+    assert (trained["state"], trained["tasks"]) == ("success", both)
     engine = db.make_engine(url)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM raw_data.batches")).scalar() == 2
@@ -41,3 +64,36 @@ def test_ingest_clean_train_end_to_end(run_dag, database, mlflow_server) -> None
     client = MlflowClient(mlflow_server.uri)
     version = client.get_model_version_by_alias(env["MODEL_NAME"], "champion")
     assert version.tags["promotion.decision"] == "promoted"
+    assert "decision:promoted" in received(statsd).replace("#", "")
+
+    # The daily run on unchanged data: skipped, no version, and the counter says so.
+    again = run_dag("diabetes_train", env)
+    assert again["state"] == "success"
+    assert again["tasks"] == {"train_candidates": "skipped", "promote_best": "skipped"}
+    assert len(client.search_model_versions(f"name = '{env['MODEL_NAME']}'")) == 1
+    assert f"{metrics.TRAIN_SKIPPED}:1|c" in received(statsd)
+
+
+def test_a_quarantined_batch_fails_the_clean_dag_once_without_retry(run_dag, database) -> None:
+    url = database()
+    settings = make_settings(DATA_DB_URL=url, BATCH_SIZE=3_000)
+    for _ in range(3):
+        stages.ingest(settings)
+    engine = db.make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE raw_data.diabetes_raw SET gender = 'X' WHERE encounter_id = "
+                "(SELECT min(encounter_id) FROM raw_data.diabetes_raw WHERE batch_id = 2)"
+            )
+        )
+    engine.dispose()
+    env = {"DATA_DB_URL": url, "BATCH_SIZE": "3000", "TASK_RETRIES": "3"}
+    result = run_dag("diabetes_clean", env)
+    assert result["state"] == "failed"
+    assert result["tasks"] == {"clean_batches": "success", "check_quarantine": "failed"}
+    assert result["tries"]["check_quarantine"] == 1  # AirflowFailException: no retry
+    progress = stages.progress(settings)
+    assert progress["batches"] == {"loaded": 0, "cleaned": 2, "quarantined": 1}
+    assert progress["quarantined"][0]["batch_id"] == 2
+    assert "column 'gender'" in progress["quarantined"][0]["problems"][0]

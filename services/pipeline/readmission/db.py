@@ -17,6 +17,10 @@ SPLITS = ("train", "val", "test")
 
 # Keys of the transaction-scoped advisory locks that serialise each stage.
 SCHEMA_LOCK, INGEST_LOCK, CLEAN_LOCK = 7_301_001, 7_301_002, 7_301_003
+PROMOTE_LOCK = 7_301_004
+# A raw batch is loaded, then either cleaned or quarantined (with the rules it broke).
+LOADED, CLEANED, QUARANTINED = "loaded", "cleaned", "quarantined"
+BATCH_STATES = (LOADED, CLEANED, QUARANTINED)
 
 metadata = sa.MetaData()
 
@@ -31,7 +35,14 @@ batches = sa.Table(
     sa.Column(
         "loaded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
+    sa.Column("status", sa.Text, nullable=False, server_default=LOADED),
+    # The broken contract rules of a quarantined batch; NULL otherwise.
+    sa.Column(
+        "problems", sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+    ),
+    sa.Column("status_at", sa.DateTime(timezone=True)),
     sa.UniqueConstraint("row_start", name="batches_row_start_key"),
+    sa.CheckConstraint(f"status IN {BATCH_STATES!r}", name="batches_status_check"),
     schema=RAW_SCHEMA,
 )
 
@@ -124,6 +135,52 @@ def create_schema(engine: Engine, tables: list[sa.Table] | None = None) -> None:
         for schema in (RAW_SCHEMA, CLEAN_SCHEMA, SERVING_SCHEMA):
             conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         metadata.create_all(conn, tables=tables, checkfirst=True)
+        _upgrade(conn)
+
+
+def _upgrade(conn: Connection) -> None:
+    """Bring a database made by an earlier release up to this schema (idempotent).
+
+    Batch states were added after the first release: the columns are added, and batches the
+    clean ledger already holds are marked cleaned.
+    """
+    ledger = f'"{RAW_SCHEMA}"."{batches.name}"'
+    columns = set(
+        conn.execute(
+            sa.text(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = :schema AND table_name = :table"
+            ),
+            {"schema": RAW_SCHEMA, "table": batches.name},
+        ).scalars()
+    )
+    if not columns or "status" in columns:
+        return  # not created here, or already up to date
+    conn.execute(
+        sa.text(f"ALTER TABLE {ledger} ADD COLUMN status text NOT NULL DEFAULT '{LOADED}'")
+    )
+    conn.execute(sa.text(f"ALTER TABLE {ledger} ADD COLUMN problems jsonb"))
+    conn.execute(sa.text(f"ALTER TABLE {ledger} ADD COLUMN status_at timestamptz"))
+    conn.execute(
+        sa.text(
+            f"ALTER TABLE {ledger} ADD CONSTRAINT batches_status_check "
+            f"CHECK (status IN {BATCH_STATES!r})"
+        )
+    )
+    conn.execute(
+        sa.text(
+            f"UPDATE {ledger} SET status = '{CLEANED}' WHERE batch_id IN "
+            f'(SELECT batch_id FROM "{CLEAN_SCHEMA}"."{clean_batches.name}")'
+        )
+    )
+
+
+@contextmanager
+def locked(engine: Engine, key: int) -> Iterator[Connection]:
+    """A transaction holding advisory lock ``key`` until the block ends."""
+    with engine.begin() as conn:
+        advisory_lock(conn, key)
+        yield conn
 
 
 def advisory_lock(conn: Connection, key: int) -> None:

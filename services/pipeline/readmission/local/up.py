@@ -467,22 +467,27 @@ def status(layout: Layout) -> int:
     if creds is None or not process.port_open(layout.ports["POSTGRES_PORT"]):
         return 0
     env = base_env(layout, creds)
-    import sqlalchemy as sa
+    from readmission import stages
+    from readmission.settings import Settings
 
-    from readmission import db
-
-    engine = db.make_engine(env["DATA_DB_URL"])
     try:
-        with engine.connect() as conn:
-            batches, rows = conn.execute(
-                sa.text("SELECT count(*), coalesce(sum(row_count), 0) FROM raw_data.batches")
-            ).one()
-            clean = conn.execute(sa.text("SELECT count(*) FROM clean_data.diabetes_clean")).scalar()
-        print(f"  pipeline    {batches}/7 batches loaded ({rows} rows), {clean} clean rows")
+        done = stages.progress(Settings(DATA_DB_URL=env["DATA_DB_URL"]))
     except Exception as exc:
         print(f"  pipeline    not started yet ({type(exc).__name__})")
-    finally:
-        engine.dispose()
+    else:
+        states = ", ".join(f"{n} {state}" for state, n in done["batches"].items())
+        print(
+            f"  pipeline    batches: {states} ({done['rows_loaded']} rows loaded), "
+            f"{done['clean_rows']} clean rows"
+        )
+        for q in done["quarantined"]:
+            print(
+                f"  QUARANTINED batch {q['batch_id']} since {q['since']}: "
+                f"{'; '.join(q['problems'])}"
+            )
+            print(
+                f"              fix the rows, then: python -m readmission readmit {q['batch_id']}"
+            )
     if process.port_open(layout.ports["MLFLOW_PORT"]):
         from mlflow import MlflowClient
 
