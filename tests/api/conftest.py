@@ -16,7 +16,7 @@ import mlflow
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
-from readmission import contract
+from readmission import contract, stages
 from readmission.local.process import free_port, wait_until
 from readmission.settings import DEFAULT_SOURCE
 
@@ -38,8 +38,10 @@ class Registered:
 
 @pytest.fixture(scope="session")
 def registered(champion) -> Registered:
+    """The session champion promoted under the API tests' own name (decision tags and all)."""
     reg = Registered(f"api-test-{uuid.uuid4().hex[:6]}", champion.trained["model_uri"])
-    reg.register_new_champion()
+    settings = champion.settings.model_copy(update={"MODEL_NAME": reg.name})
+    assert stages.promote(settings, champion.trained)["promoted"] is True
     return reg
 
 
@@ -120,9 +122,11 @@ def api(start_api, api_env) -> Iterator[Server]:
 
 
 def patients(n: int, seed: int = 0) -> list[dict]:
-    """Request bodies from real rows of the data set (``?`` → null, integers as integers)."""
+    """Valid request bodies from real rows of the data set (``?`` → null, integers as such)."""
     frame = pd.read_csv(DEFAULT_SOURCE, dtype=str, keep_default_na=False, nrows=5_000)
-    frame = frame.sample(n, random_state=seed)[list(contract.FEATURE_NAMES)]
+    # Encounters the model is not for (death, hospice) are refused by design: leave them out.
+    in_scope = ~frame["discharge_disposition_id"].astype(int).isin(contract.NOT_READMITTABLE)
+    frame = frame[in_scope].sample(n, random_state=seed)[list(contract.FEATURE_NAMES)]
     rows = []
     for record in frame.to_dict("records"):
         row = {}

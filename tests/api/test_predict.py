@@ -8,6 +8,7 @@ import time
 import mlflow
 import numpy as np
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 from readmission import contract, db
 
@@ -91,6 +92,30 @@ def test_missing_and_invalid_fields_are_422_naming_the_field(api) -> None:
         assert field in [e["loc"][-1] for e in answer.json()["detail"]], answer.text
 
 
+def test_an_encounter_the_model_is_not_for_is_422_with_the_reason(api) -> None:
+    with api.client() as client:
+        for code in contract.NOT_READMITTABLE:
+            answer = client.post(
+                "/predict", json={**contract.default_patient(), "discharge_disposition_id": code}
+            )
+            assert answer.status_code == 422
+            (error,) = answer.json()["detail"]
+            assert error["loc"][-1] == "discharge_disposition_id"
+            assert "out of scope" in error["msg"] and str(code) in error["msg"]
+
+
+def test_every_code_ids_mapping_defines_is_accepted(api) -> None:
+    from readmission import codes
+
+    with api.client() as client:
+        for column, documented in codes.descriptions().items():
+            for code in documented:
+                if contract.out_of_scope(column, code):
+                    continue
+                body = {**contract.default_patient(), column: code}
+                assert client.post("/predict", json=body).status_code == 200, (column, code)
+
+
 def test_unseen_codes_are_scored_like_training_handles_them(api) -> None:
     odd = {
         **contract.default_patient(),
@@ -121,6 +146,18 @@ def test_model_info_and_version_history(api, registered) -> None:
     assert len(info["features"]) == 47
     assert info["version"] in {v["version"] for v in history}
     assert any("champion" in v["aliases"] for v in history)
+    # The evidence it was promoted on, and how it does by subgroup.
+    promotion = info["promotion"]
+    assert promotion["decision"] == "promoted"
+    assert (
+        float(promotion["ci_low"]) < info["metrics"]["test_roc_auc"] < float(promotion["ci_high"])
+    )
+    assert info["metrics"]["test_roc_auc_ci_low"] < info["metrics"]["test_roc_auc"]
+    assert info["calibration"] in ("sigmoid", "isotonic")
+    groups = {(g["attribute"], g["group"]) for g in info["subgroups"]}
+    assert ("gender", "Female") in groups and ("age_group", "80+") in groups
+    served = next(v for v in history if v["version"] == info["version"])
+    assert served["ci_low"] == pytest.approx(float(promotion["ci_low"]))
 
 
 def test_explanation_adds_up_to_the_prediction(api) -> None:

@@ -88,14 +88,17 @@ def test_batch_upload_scores_valid_rows_and_reports_invalid_ones(app) -> None:
     data = _csv(40, {3: ("age", "[200-210)"), 10: ("time_in_hospital", "many")})
     app.tabs[1].file_uploader[0].set_value(("patients.csv", data, "text/csv")).run()
     assert not app.exception, app.exception
-    assert "38 patients scored" in app.success[0].value
+    assert "37 patients scored" in app.success[0].value
     problems = app.dataframe[0].value
+    # Row 35 of the data set is an encounter that ended in death (disposition 11): out of scope.
     assert sorted(zip(problems["row"], problems["field"], strict=True)) == [
         (4, "age"),
         (11, "time_in_hospital"),
+        (35, "discharge_disposition_id"),
     ]
+    assert "out of scope" in problems[problems["row"] == 35]["problem"].iloc[0]
     scored = app.dataframe[1].value
-    assert len(scored) == 38 and scored["probability"].between(0, 1).all()
+    assert len(scored) == 37 and scored["probability"].between(0, 1).all()
     assert app.download_button[0].label.startswith("Download")
 
 
@@ -111,6 +114,17 @@ def test_model_page_shows_metrics_history_and_promotion(app, registered) -> None
     assert 0.6 < float(metrics["test_roc_auc"].iloc[0]) < 0.8
     history = app.dataframe[-1].value
     assert "champion" in {a for aliases in history["aliases"] for a in aliases}
+
+
+def test_model_page_shows_the_interval_calibration_and_subgroups(app) -> None:
+    shown = {m.label: m.value for m in app.metric}
+    assert 0.6 < float(shown["Test ROC-AUC"]) < 0.8
+    captions = " ".join(c.value for c in app.caption)
+    assert "95% interval (patient bootstrap): 0.6" in captions
+    assert "uncalibrated Brier" in captions and "slope" in captions
+    subgroups = app.dataframe[1].value
+    assert {"race", "gender", "age_group"} == set(subgroups["attribute"])
+    assert subgroups["roc_auc"].dropna().between(0.5, 0.9).all()
 
 
 def test_api_unreachable_shows_a_message_and_a_retry_button(monkeypatch) -> None:

@@ -16,7 +16,7 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
-from readmission import contract, model
+from readmission import contract, model, model_card
 from sklearn.pipeline import Pipeline
 
 from readmission_api import metrics
@@ -40,9 +40,12 @@ class LoadedModel:
     pipeline: Pipeline
     threshold: float
     family: str | None
+    calibration: str | None
     metrics: dict[str, float]
     promoted_at: str | None
     promotion_reason: str | None
+    promotion: dict[str, str]
+    subgroups: list[dict[str, Any]]
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def predict_proba(self, frame: pd.DataFrame) -> Any:
@@ -50,6 +53,18 @@ class LoadedModel:
         features = model.to_model_frame(frame)
         with metrics.INFERENCE_SECONDS.time():
             return model.positive_proba(self.pipeline, features)
+
+
+def _subgroups(run_id: str) -> list[dict[str, Any]]:
+    """The model card's subgroup table, or [] for a model logged without one."""
+    try:
+        table = mlflow.load_table(model_card.SUBGROUPS_PATH, run_ids=[run_id])
+    except Exception as exc:  # a model from before model cards, or the artifact is missing
+        log.info("no subgroup table for run %s: %s", run_id, exc)
+        return []
+    table = table.drop(columns=["run_id"], errors="ignore")
+    # JSON has no NaN: a metric that does not apply to a small group is null.
+    return table.astype(object).where(table.notna(), None).to_dict("records")
 
 
 class ModelStore:
@@ -92,9 +107,16 @@ class ModelStore:
             pipeline=pipeline,
             threshold=float(pipeline.named_steps["classifier"].threshold),
             family=details.tags.get("family"),
+            calibration=details.tags.get("calibration"),
             metrics={k: v for k, v in run.data.metrics.items() if k.startswith(("test_", "val_"))},
             promoted_at=details.tags.get("promotion.promoted_at"),
             promotion_reason=details.tags.get("promotion.reason"),
+            promotion={
+                k.removeprefix("promotion."): v
+                for k, v in details.tags.items()
+                if k.startswith("promotion.")
+            },
+            subgroups=_subgroups(details.run_id),
         )
         # Warm up (and prove it works) before it may take traffic.
         loaded.predict_proba(pd.DataFrame([contract.default_patient()]))

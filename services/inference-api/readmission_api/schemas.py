@@ -5,11 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 from readmission import contract
 from readmission.contract import Kind
 
 TEXT_MAX = 40  # ICD-9 codes and specialty names are short; longer input is refused (422)
+
+
+def _in_scope(column: str) -> AfterValidator:
+    """Refuse encounters the model is not for (e.g. the patient died or went to hospice)."""
+
+    def check(value: Any) -> Any:
+        reason = contract.out_of_scope(column, value)
+        if reason is not None:
+            raise ValueError(reason)
+        return value
+
+    return AfterValidator(check)
 
 
 def _field(col: contract.Column) -> tuple[Any, Any]:
@@ -22,6 +34,8 @@ def _field(col: contract.Column) -> tuple[Any, Any]:
         kind = Literal[col.allowed]
     else:
         kind = Annotated[str, Field(min_length=1, max_length=TEXT_MAX)]
+    if col.name in contract.OUT_OF_SCOPE:
+        kind = Annotated[kind, _in_scope(col.name)]
     if col.nullable:
         kind = kind | None
     info = Field(
@@ -98,10 +112,20 @@ class ModelInfo(BaseModel):
     version: str
     run_id: str
     family: str | None
+    calibration: str | None = Field(description="Calibration method inside the pipeline")
     threshold: float
-    metrics: dict[str, float]
+    metrics: dict[str, float] = Field(
+        description="The run's val_*/test_* metrics, incl. test_roc_auc_ci_low/high"
+    )
     promoted_at: str | None
     promotion_reason: str | None
+    promotion: dict[str, str] = Field(
+        description="The promotion decision's facts (the version's promotion.* tags): scores, "
+        "intervals (ci_low/ci_high, diff_ci_low/diff_ci_high), champion compared against"
+    )
+    subgroups: list[dict[str, Any]] = Field(
+        description="Test metrics by race, gender and age group (from the model card)"
+    )
     loaded_at: datetime
     features: list[dict[str, Any]]
 
@@ -117,6 +141,11 @@ class ModelVersion(BaseModel):
     reason: str | None
     promoted_at: str | None
     test_roc_auc: float | None
+    ci_low: float | None = Field(None, description="Test ROC-AUC interval, lower bound")
+    ci_high: float | None = Field(None, description="Test ROC-AUC interval, upper bound")
+    diff_ci_low: float | None = Field(
+        None, description="Lower bound of the ROC-AUC difference to the champion it faced"
+    )
 
 
 class Problem(BaseModel):

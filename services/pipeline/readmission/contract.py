@@ -76,9 +76,31 @@ DRUGS = (
 # Codes from data/IDs_mapping.csv (the ids the mapping file documents).
 ADMISSION_TYPES = tuple(str(i) for i in range(1, 9))
 DISCHARGE_DISPOSITIONS = tuple(str(i) for i in range(1, 31))
-ADMISSION_SOURCES = tuple(str(i) for i in (*range(1, 15), *range(17, 27)))
-# Encounters that cannot be readmitted: expired (11, 19, 20, 21) or discharged to hospice (13, 14).
-NOT_READMITTABLE = (11, 13, 14, 19, 20, 21)
+ADMISSION_SOURCES = tuple(str(i) for i in (*range(1, 16), *range(17, 27)))
+# Encounters that cannot be readmitted: the patient died, or went to hospice. Cleaning drops them
+# (the model never sees one) and the API refuses them with this reason.
+OUT_OF_SCOPE_DISPOSITIONS = {
+    11: "expired",
+    13: "discharged to hospice (home)",
+    14: "discharged to hospice (medical facility)",
+    19: "expired at home (hospice)",
+    20: "expired in a medical facility (hospice)",
+    21: "expired, place unknown (hospice)",
+}
+NOT_READMITTABLE = tuple(OUT_OF_SCOPE_DISPOSITIONS)
+# Values of a feature that put an encounter outside what the model is for: {column: {value: why}}.
+OUT_OF_SCOPE = {"discharge_disposition_id": OUT_OF_SCOPE_DISPOSITIONS}
+
+
+def out_of_scope(column: str, value: int | str | None) -> str | None:
+    """Why the model is not for an encounter with ``column == value`` (None: it is)."""
+    reason = OUT_OF_SCOPE.get(column, {}).get(value)  # type: ignore[call-overload]
+    if reason is None:
+        return None
+    return (
+        f"{column} {value} ({reason}) is out of scope: the model predicts readmission for "
+        "patients discharged alive and not to hospice"
+    )
 
 
 def _count(name: str, description: str, default: int, maximum: int, minimum: int = 0) -> Column:

@@ -14,6 +14,7 @@ import streamlit as st
 from readmission_ui import batch
 from readmission_ui.client import ApiClient, ApiError
 from readmission_ui.form import patient_form
+from readmission_ui.model_page import model_page
 
 st.set_page_config(page_title="Readmission risk", page_icon="🏥", layout="wide")
 client = ApiClient(os.environ.get("API_URL", "http://127.0.0.1:8989"))
@@ -99,17 +100,4 @@ with batch_tab:
                 )
 
 with model_tab:
-    st.subheader(f"{served['name']} — version {served['version']} is serving")
-    metrics = {k: v for k, v in served["metrics"].items() if k.startswith("test_")}
-    st.dataframe(pd.DataFrame([metrics]), hide_index=True)
-    st.markdown(
-        f"Promoted at **{served.get('promoted_at') or 'unknown'}**: "
-        f"{served.get('promotion_reason') or 'no reason recorded'}"
-    )
-    try:
-        history = client.versions()
-    except ApiError as exc:
-        st.warning(f"The version history is unavailable: {exc}")
-    else:
-        st.markdown("**Registry history**")
-        st.dataframe(pd.DataFrame(history), hide_index=True)
+    model_page(served, client)

@@ -50,7 +50,8 @@ def _widget(col: contract.Column, descriptions: dict[str, dict[int, str]]) -> An
         )
     if col.kind is Kind.CODE:
         names = descriptions.get(col.name, {})
-        options = [int(c) for c in col.allowed]
+        # Codes the model is not for (death, hospice) are not offered: the API refuses them.
+        options = [int(c) for c in col.allowed if not contract.out_of_scope(col.name, int(c))]
         return st.selectbox(
             label,
             options,

@@ -35,10 +35,13 @@ def model_info(model: ModelDep) -> ModelInfo:
         version=model.version,
         run_id=model.run_id,
         family=model.family,
+        calibration=model.calibration,
         threshold=model.threshold,
         metrics=model.metrics,
         promoted_at=model.promoted_at,
         promotion_reason=model.promotion_reason,
+        promotion=model.promotion,
+        subgroups=model.subgroups,
         loaded_at=model.loaded_at,
         features=features,
     )
@@ -58,7 +61,10 @@ def versions(store: StoreDep) -> list[ModelVersion]:
         raise HTTPException(503, f"the model registry is unreachable: {exc}") from exc
     out = []
     for v in sorted(found, key=lambda v: int(v.version), reverse=True):
-        roc = v.tags.get("promotion.challenger_test_roc_auc")
+
+        def number(key: str, tags: dict[str, str] = v.tags) -> float | None:
+            return float(tags[key]) if tags.get(key) else None
+
         out.append(
             ModelVersion(
                 version=str(v.version),
@@ -68,7 +74,10 @@ def versions(store: StoreDep) -> list[ModelVersion]:
                 decision=v.tags.get("promotion.decision"),
                 reason=v.tags.get("promotion.reason"),
                 promoted_at=v.tags.get("promotion.promoted_at"),
-                test_roc_auc=float(roc) if roc else None,
+                test_roc_auc=number("promotion.challenger_test_roc_auc"),
+                ci_low=number("promotion.ci_low"),
+                ci_high=number("promotion.ci_high"),
+                diff_ci_low=number("promotion.diff_ci_low"),
             )
         )
     return out
