@@ -31,7 +31,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .PHONY: help install tools lint format test test-fast evaluate bench-ingest bench-api up down status \
         logs clean-local load-test pipeline-ingest \
-        pipeline-clean pipeline-train chart-lint deps images minikube-load deploy helm-test \
+        pipeline-clean pipeline-train pipeline-readmit chart-lint deps images minikube-load deploy helm-test \
         port-forward undeploy clean
 
 help: ## List every target with its one-line description
@@ -120,6 +120,10 @@ pipeline-clean: install ## Clean the pending raw batches in DATA_DB_URL
 
 pipeline-train: install ## Train, log to MLFLOW_TRACKING_URI, register, maybe promote
 	$(RUN)/python -m readmission train
+
+pipeline-readmit: install ## Re-admit quarantined batch BATCH=N (after fixing its rows) for cleaning
+	@test -n "$(BATCH)" || { echo "usage: make pipeline-readmit BATCH=<batch id>" >&2; exit 2; }
+	$(RUN)/python -m readmission readmit $(BATCH)
 
 chart-lint: $(HELM) ## helm lint --strict every chart (the umbrella without its upstream charts)
 	@for c in charts/*/; do [ "$$c" = "$(CHART)/" ] || $(HELM) lint --strict $$c; done

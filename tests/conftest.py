@@ -98,6 +98,20 @@ def mlflow_server(
     server.stop()
 
 
+def sql(url: str, *statements: str) -> Any:
+    """Run ``statements`` in one transaction on ``url``; return the last one's first value."""
+    import sqlalchemy as sa
+
+    engine = db.make_engine(url)
+    try:
+        with engine.begin() as conn:
+            for statement in statements:
+                result = conn.execute(sa.text(statement))
+            return result.scalar() if result.returns_rows else None
+    finally:
+        engine.dispose()
+
+
 def make_settings(**overrides) -> Settings:
     """Settings for a test: the shipped data set, fast tuning, explicit overrides."""
     values = {"DATA_SOURCE_URI": str(DEFAULT_SOURCE), "TUNING_TRIALS": 1, **overrides}

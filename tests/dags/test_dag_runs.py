@@ -7,11 +7,10 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-import sqlalchemy as sa
 from mlflow import MlflowClient
-from readmission import db, metrics, stages
+from readmission import metrics, stages
 
-from tests.conftest import make_settings
+from tests.conftest import make_settings, sql
 
 
 @pytest.fixture
@@ -56,15 +55,12 @@ def test_ingest_clean_train_end_to_end(run_dag, database, mlflow_server, statsd)
     trained = run_dag("diabetes_train", env)
     both = {"train_candidates": "success", "promote_best": "success"}
     assert (trained["state"], trained["tasks"]) == ("success", both)
-    engine = db.make_engine(url)
-    with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT count(*) FROM raw_data.batches")).scalar() == 2
-        assert conn.execute(sa.text("SELECT count(*) FROM clean_data.batches")).scalar() == 2
-    engine.dispose()
+    assert sql(url, "SELECT count(*) FROM raw_data.batches") == 2
+    assert sql(url, "SELECT count(*) FROM clean_data.batches") == 2
     client = MlflowClient(mlflow_server.uri)
     version = client.get_model_version_by_alias(env["MODEL_NAME"], "champion")
     assert version.tags["promotion.decision"] == "promoted"
-    assert "decision:promoted" in received(statsd).replace("#", "")
+    assert f"{metrics.PROMOTIONS}:1|c" in received(statsd)
 
     # The daily run on unchanged data: skipped, no version, and the counter says so.
     again = run_dag("diabetes_train", env)
@@ -79,15 +75,11 @@ def test_a_quarantined_batch_fails_the_clean_dag_once_without_retry(run_dag, dat
     settings = make_settings(DATA_DB_URL=url, BATCH_SIZE=3_000)
     for _ in range(3):
         stages.ingest(settings)
-    engine = db.make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "UPDATE raw_data.diabetes_raw SET gender = 'X' WHERE encounter_id = "
-                "(SELECT min(encounter_id) FROM raw_data.diabetes_raw WHERE batch_id = 2)"
-            )
-        )
-    engine.dispose()
+    sql(
+        url,
+        "UPDATE raw_data.diabetes_raw SET gender = 'X' WHERE encounter_id = "
+        "(SELECT min(encounter_id) FROM raw_data.diabetes_raw WHERE batch_id = 2)",
+    )
     env = {"DATA_DB_URL": url, "BATCH_SIZE": "3000", "TASK_RETRIES": "3"}
     result = run_dag("diabetes_clean", env)
     assert result["state"] == "failed"

@@ -87,9 +87,12 @@ def test_chromium_submits_the_default_patient_and_sees_the_version(
             )
         )
         button.click()
-        metric = wait.until(
-            ec.presence_of_element_located((By.CSS_SELECTOR, "[data-testid='stMetricValue']"))
+        # The probability's metric, by its label (the Model tab has metrics of its own).
+        probability = (
+            "//*[@data-testid='stMetric'][.//*[contains(text(), 'Probability of readmission')]]"
+            "//*[@data-testid='stMetricValue']"
         )
+        metric = wait.until(ec.presence_of_element_located((By.XPATH, probability)))
         wait.until(lambda d: "%" in metric.text)
         shown = metric.text
         page = driver.find_element(By.TAG_NAME, "body").text

@@ -167,6 +167,10 @@ class Explanation(BaseModel):
 
     prediction: Prediction
     base_value: float = Field(description="The model's average log-odds before any input")
+    log_odds: float = Field(
+        description="This patient's score before calibration: base_value plus the contributions "
+        "of every input (the probability is this score, calibrated)"
+    )
     contributions: list[Contribution]
 
 

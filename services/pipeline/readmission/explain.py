@@ -42,3 +42,9 @@ def contributions(pipeline: Pipeline, frame: pd.DataFrame) -> tuple[float, pd.Da
     per_encoded = pd.DataFrame(values, columns=names, index=frame.index)
     grouped = per_encoded.T.groupby([source_column(n) for n in names]).sum().T
     return base, grouped[list(contract.FEATURE_NAMES)]
+
+
+def log_odds(pipeline: Pipeline, frame: pd.DataFrame) -> np.ndarray:
+    """The estimator's log-odds before calibration: what the contributions add up to."""
+    raw = model.uncalibrated_proba(pipeline, model.to_model_frame(frame))
+    return np.log(raw / (1 - raw))

@@ -231,8 +231,7 @@ def _report(
     settings: Settings,
 ) -> None:  # fmt: skip
     """Metrics of the decision: on the challenger's run, the champion's tags and statsd."""
-    decision = "promoted" if verdict.promoted else "rejected"
-    metrics.incr(metrics.PROMOTION_DECISIONS, tags={"decision": decision})
+    metrics.incr(metrics.PROMOTIONS if verdict.promoted else metrics.REJECTIONS)
     client.log_metric(run_id, "promotion_champion_unloadable", float(error is not None))
     if verdict.diff is not None:
         client.log_metric(run_id, "promotion_diff_ci_low", verdict.diff.low)

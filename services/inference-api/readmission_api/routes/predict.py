@@ -103,13 +103,15 @@ def explain_patient(
     """The prediction and the inputs that pushed this patient's risk up or down most."""
     row = patient_row(patient)
     proba, labels = score(model, [row], "/explain", log)
-    base, contributions = explain.contributions(model.pipeline, pd.DataFrame([row]))
+    frame = pd.DataFrame([row])
+    base, contributions = explain.contributions(model.pipeline, frame)
     ranked = contributions.iloc[0].sort_values(key=abs, ascending=False).head(top)
     return Explanation(
         prediction=Prediction(
             probability=proba[0], label=labels[0], threshold=model.threshold, model=model_ref(model)
         ),
         base_value=base,
+        log_odds=float(explain.log_odds(model.pipeline, frame)[0]),
         contributions=[
             Contribution(feature=f, value=row[f], contribution=float(c)) for f, c in ranked.items()
         ],
