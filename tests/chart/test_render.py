@@ -78,6 +78,24 @@ class TestProfiles:
         assert config["INGEST_SCHEDULE"] == "*/3 * * * *"
         assert not by_kind(docs, "NetworkPolicy")
 
+    def test_the_configmap_sets_real_settings_with_the_codes_defaults(self, render_chart) -> None:
+        from readmission.settings import Settings
+        from readmission_api.settings import Settings as ApiSettings
+
+        config = next(d for d in render_chart() if d["metadata"]["name"] == "mlops-config")
+        known = {**Settings.model_fields, **ApiSettings.model_fields}
+        # read by MLflow, the UI, and the DAG files (readmission.dag_config)
+        extra = {
+            "MLFLOW_ALLOW_PICKLE_DESERIALIZATION",
+            "API_URL",
+            "INGEST_SCHEDULE",
+            "TRAIN_SCHEDULE",
+        }
+        assert set(config["data"]) - extra <= set(known)
+        defaults = Settings()
+        for key in ("PROMOTION_MARGIN", "MIN_ROC_AUC", "PROMOTION_CONFIDENCE", "BOOTSTRAP_SAMPLES"):
+            assert float(config["data"][key]) == float(getattr(defaults, key)), key
+
     def test_cluster_has_tls_ingress_hpa_pdb_and_network_policies(self, render_chart) -> None:
         docs = render_chart(profile="cluster")
         assert {i["spec"]["tls"][0]["secretName"] for i in by_kind(docs, "Ingress")} == {
