@@ -62,7 +62,6 @@ def _subgroups(run_id: str) -> list[dict[str, Any]]:
     except Exception as exc:  # a model from before model cards, or the artifact is missing
         log.info("no subgroup table for run %s: %s", run_id, exc)
         return []
-    table = table.drop(columns=["run_id"], errors="ignore")
     # JSON has no NaN: a metric that does not apply to a small group is null.
     return table.astype(object).where(table.notna(), None).to_dict("records")
 

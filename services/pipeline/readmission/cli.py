@@ -34,6 +34,15 @@ def cmd_clean(settings: Settings) -> dict:
     return result
 
 
+def _subgroup_table(run_id: str) -> str:
+    import mlflow
+
+    from readmission.model_card import SUBGROUPS_PATH
+
+    table = mlflow.load_table(SUBGROUPS_PATH, run_ids=[run_id])
+    return table.to_string(index=False, float_format=lambda v: f"{v:.4f}")
+
+
 def cmd_evaluate(settings: Settings) -> dict:
     """Self-contained: a throwaway stack, every batch through the pipeline, champion metrics.
 
@@ -54,12 +63,14 @@ def cmd_evaluate(settings: Settings) -> dict:
         stages.clean(local)
         outcome = cmd_train(local)
         again = cmd_train(local)
+        subgroups = _subgroup_table(outcome["run_id"])
     test = outcome["test"]
     print(
         f"batches ingested: {batches}; best candidate: {outcome['family']} "
         f"version {outcome['version']} ({outcome['reason']}); second pass: {again['reason']}",
         file=sys.stderr,
     )
+    print(f"test metrics by subgroup (model card):\n{subgroups}", file=sys.stderr)
     return {
         **{k: round(test[k], 4) for k in REPORTED},
         "roc_auc_ci_low": round(outcome["roc_auc_ci_low"], 4),
