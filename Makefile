@@ -23,6 +23,13 @@ PROFILE   ?= minikube
 RELEASE   ?= mlops
 NAMESPACE ?= mlops
 IMAGE_TAG ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
+# git-sync checks out this ref: by default the commit the images were built from, so the DAGs and
+# the library baked into the Airflow image never drift apart (DAGS_REF=main follows a branch).
+DAGS_REF  ?= $(shell git rev-parse HEAD 2>/dev/null)
+# --set-string: an all-digit short sha (≈3% of commits) must stay a string, not become a number.
+DEPLOY_SETS = --set-string mlflow.image.tag=$(IMAGE_TAG) --set-string inference-api.image.tag=$(IMAGE_TAG) \
+	--set-string streamlit.image.tag=$(IMAGE_TAG) --set-string airflow.defaultAirflowTag=$(IMAGE_TAG) \
+	$(if $(DAGS_REF),--set-string airflow.dags.gitSync.ref=$(DAGS_REF))
 IMAGES    := $(sort $(notdir $(patsubst %/Dockerfile,%,$(wildcard services/*/Dockerfile))))
 CHART     := charts/mlops-platform
 
@@ -143,9 +150,7 @@ minikube-load: ## Load the built images into minikube's node
 
 deploy: $(HELM) ## helm upgrade --install the platform with values/$(PROFILE).yaml and --wait
 	$(HELM) upgrade --install $(RELEASE) $(CHART) --namespace $(NAMESPACE) --create-namespace \
-		-f values/$(PROFILE).yaml --wait --timeout 20m \
-		--set mlflow.image.tag=$(IMAGE_TAG) --set inference-api.image.tag=$(IMAGE_TAG) \
-		--set streamlit.image.tag=$(IMAGE_TAG) --set airflow.defaultAirflowTag=$(IMAGE_TAG)
+		-f values/$(PROFILE).yaml --wait --timeout 20m $(DEPLOY_SETS)
 
 helm-test: $(HELM) ## Run the chart's helm test pods (the API predicts, MLflow answers)
 	$(HELM) test $(RELEASE) --namespace $(NAMESPACE) --logs

@@ -82,11 +82,14 @@ def render(
     profile: str | None = None,
     show_only: list[str] | None = None,
     namespace: str = "mlops",
+    extra_args: list[str] | None = None,
+    release: str = "mlops",
 ) -> list[dict]:
     """``helm template`` → the rendered objects (raises RenderError with helm's stderr)."""
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
         yaml.safe_dump(values or {}, handle)
-    cmd = [helm, "template", "mlops", str(chart), "--namespace", namespace, "-f", handle.name]
+    cmd = [helm, "template", release, str(chart), "--namespace", namespace, "-f", handle.name]
+    cmd += extra_args or []
     if profile:
         cmd[-2:-2] = ["-f", str(REPO / "values" / f"{profile}.yaml")]
     for template in show_only or []:

@@ -60,3 +60,19 @@ podSelector:
     tier: airflow
     release: {{ . }}
 {{- end }}
+
+{{/*
+Name prefix of the kube-prometheus-stack subchart's objects: that chart truncates its fullname to
+26 characters (release "mlops" → "mlops-kube-prometheus-stac"), so its Prometheus Service is
+"<that>-prometheus". Mirrors the upstream rule for names printed in NOTES.txt.
+*/}}
+{{- define "mlops.kpsFullname" -}}
+{{- $kps := index .Values "kube-prometheus-stack" }}
+{{- if $kps.fullnameOverride }}
+{{- $kps.fullnameOverride | trunc 26 | trimSuffix "-" }}
+{{- else if contains "kube-prometheus-stack" .Release.Name }}
+{{- .Release.Name | trunc 26 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-kube-prometheus-stack" .Release.Name | trunc 26 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
