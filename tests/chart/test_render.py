@@ -104,7 +104,9 @@ class TestProfiles:
         }
         assert by_kind(docs, "HorizontalPodAutoscaler")[0]["spec"]["minReplicas"] == 2
         assert by_kind(docs, "PodDisruptionBudget")[0]["spec"]["minAvailable"] == 1
-        assert len(by_kind(docs, "NetworkPolicy")) == 7
+        assert (
+            len(by_kind(docs, "NetworkPolicy")) == 11
+        )  # 7 between the parts + 4 for the bundled monitoring
         assert not by_kind(docs, "Secret")  # existing Secrets only
 
     def test_cluster_profile_refuses_generated_credentials(self, render_chart) -> None:
@@ -166,7 +168,7 @@ class TestSwitches:
             ),
             ({"inference-api": {"ingress": {"enabled": True}}}, "Ingress", 1),
             ({"streamlit": {"ingress": {"enabled": True}}}, "Ingress", 1),
-            ({"networkPolicies": {"enabled": True}}, "NetworkPolicy", 7),
+            ({"networkPolicies": {"enabled": True}}, "NetworkPolicy", 11),
             ({}, "HorizontalPodAutoscaler", 0),
             ({}, "Ingress", 0),
             ({}, "NetworkPolicy", 0),

@@ -76,3 +76,30 @@ Name prefix of the kube-prometheus-stack subchart's objects: that chart truncate
 {{- printf "%s-kube-prometheus-stack" .Release.Name | trunc 26 | trimSuffix "-" }}
 {{- end }}
 {{- end }}
+
+{{/*
+NetworkPolicy peers (a list) of the Prometheus that scrapes us: the release's own (pods the
+Prometheus Operator labels app.kubernetes.io/name=prometheus, prometheus=<its name>) when
+kube-prometheus-stack is bundled, and pods of networkPolicies.monitoringNamespace when set.
+*/}}
+{{- define "mlops.np.prometheus" -}}
+{{- if index .Values "kube-prometheus-stack" "enabled" }}
+- podSelector:
+    matchLabels:
+      app.kubernetes.io/name: prometheus
+      prometheus: {{ include "mlops.kpsFullname" . }}-prometheus
+{{- end }}
+{{- with .Values.networkPolicies.monitoringNamespace }}
+- namespaceSelector:
+    matchLabels:
+      {{- toYaml . | nindent 6 }}
+{{- end }}
+{{- end }}
+
+{{/* NetworkPolicy peer: the release's Grafana (it queries Prometheus). */}}
+{{- define "mlops.np.grafana" -}}
+podSelector:
+  matchLabels:
+    app.kubernetes.io/name: grafana
+    app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
