@@ -26,10 +26,14 @@ IMAGE_TAG ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
 # git-sync checks out this ref: by default the commit the images were built from, so the DAGs and
 # the library baked into the Airflow image never drift apart (DAGS_REF=main follows a branch).
 DAGS_REF  ?= $(shell git rev-parse HEAD 2>/dev/null)
+# The repository git-sync clones (required by the cluster profile; none by default). Setting it
+# turns git-sync on (minikube runs the DAGs baked into the image otherwise).
+DAGS_REPO ?=
 # --set-string: an all-digit short sha (≈3% of commits) must stay a string, not become a number.
 DEPLOY_SETS = --set-string mlflow.image.tag=$(IMAGE_TAG) --set-string inference-api.image.tag=$(IMAGE_TAG) \
 	--set-string streamlit.image.tag=$(IMAGE_TAG) --set-string airflow.defaultAirflowTag=$(IMAGE_TAG) \
-	$(if $(DAGS_REF),--set-string airflow.dags.gitSync.ref=$(DAGS_REF))
+	$(if $(DAGS_REF),--set-string airflow.dags.gitSync.ref=$(DAGS_REF)) \
+	$(if $(DAGS_REPO),--set-string airflow.dags.gitSync.repo=$(DAGS_REPO) --set airflow.dags.gitSync.enabled=true)
 IMAGES    := $(sort $(notdir $(patsubst %/Dockerfile,%,$(wildcard services/*/Dockerfile))))
 CHART     := charts/mlops-platform
 

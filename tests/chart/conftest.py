@@ -22,6 +22,8 @@ CHARTS = REPO / "charts"
 UMBRELLA = CHARTS / "mlops-platform"
 LOCAL = ("postgres", "minio", "mlflow", "inference-api", "streamlit")
 UPSTREAM = {"airflow": "1.22.0", "kube-prometheus-stack": "81.6.2"}
+# What a user must pass to render the cluster profile (it has no default: see docs/deploy.md).
+CLUSTER_INPUTS = ["--set-string", "airflow.dags.gitSync.repo=https://git.example.com/you/dags.git"]
 
 
 def helm_binary() -> str:
@@ -84,14 +86,17 @@ def render(
     namespace: str = "mlops",
     extra_args: list[str] | None = None,
     release: str = "mlops",
+    cluster_inputs: bool = True,
 ) -> list[dict]:
     """``helm template`` → the rendered objects (raises RenderError with helm's stderr)."""
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
         yaml.safe_dump(values or {}, handle)
-    cmd = [helm, "template", release, str(chart), "--namespace", namespace, "-f", handle.name]
-    cmd += extra_args or []
-    if profile:
-        cmd[-2:-2] = ["-f", str(REPO / "values" / f"{profile}.yaml")]
+    # Later files and flags win: the profile, then the test's values, then the flags.
+    profile_files = ["-f", str(REPO / "values" / f"{profile}.yaml")] if profile else []
+    cmd = [helm, "template", release, str(chart), "--namespace", namespace, *profile_files]
+    cmd += ["-f", handle.name, *(extra_args or [])]
+    if profile == "cluster" and cluster_inputs:
+        cmd += CLUSTER_INPUTS
     for template in show_only or []:
         cmd += ["--show-only", template]
     done = subprocess.run(cmd, capture_output=True, text=True)

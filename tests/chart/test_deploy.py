@@ -156,3 +156,23 @@ class TestGitSync:
         values = yaml.safe_load((REPO / "charts/mlops-platform/values.yaml").read_text())
         git_sync = values["airflow"]["dags"]["gitSync"]
         assert git_sync["ref"] == "main" and "branch" not in git_sync
+
+
+class TestDocs:
+    def test_every_make_command_in_the_deploy_guide_exists(self) -> None:
+        makefile = (REPO / "Makefile").read_text()
+        targets = set(re.findall(r"^([a-z][a-z0-9-]*):.*## ", makefile, re.MULTILINE))
+        variables = set(re.findall(r"^([A-Z_]+)\s*[:?]?=", makefile, re.MULTILINE))
+        guide = (REPO / "docs/deploy.md").read_text().replace("\\\n", " ")
+        commands = re.findall(r"make ([a-z][a-z0-9-]*)((?: [A-Z_]+=\S+)*)", guide)
+        assert {"deploy", "images", "minikube-load", "helm-test"} <= {t for t, _ in commands}
+        for target, assigns in commands:
+            assert target in targets, target
+            for name in re.findall(r"([A-Z_]+)=", assigns):
+                assert name in variables, (target, name)
+
+    def test_dags_repo_turns_git_sync_on(self) -> None:
+        sets = deploy_sets(DAGS_REPO="https://git.example.com/me/fork.git")
+        assert "airflow.dags.gitSync.repo=https://git.example.com/me/fork.git" in sets
+        assert "airflow.dags.gitSync.enabled=true" in sets
+        assert not any("gitSync.enabled" in s for s in deploy_sets())

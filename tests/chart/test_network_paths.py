@@ -72,9 +72,11 @@ class Path:
 
 
 def _pods(docs: list[dict]) -> list[tuple[dict[str, str], dict[str, int]]]:
+    """Pod labels and named container ports of the rendered workloads (host-network pods, such
+    as node-exporter's, are left out: NetworkPolicies do not apply to them)."""
     out = []
     for d in docs:
-        if d["kind"] in WORKLOADS:
+        if d["kind"] in WORKLOADS and not d["spec"]["template"]["spec"].get("hostNetwork"):
             template = d["spec"]["template"]
             ports = {
                 p["name"]: p["containerPort"]
