@@ -26,6 +26,12 @@ UPSTREAM = {"airflow": "1.22.0", "kube-prometheus-stack": "81.6.2"}
 CLUSTER_INPUTS = ["--set-string", "airflow.dags.gitSync.repo=https://git.example.com/you/dags.git"]
 
 
+def kps_fullname(release: str) -> str:
+    """kube-prometheus-stack's own naming rule: its fullname is cut to 26 characters."""
+    name = release if "kube-prometheus-stack" in release else f"{release}-kube-prometheus-stack"
+    return name[:26].rstrip("-")
+
+
 def helm_binary() -> str:
     found = shutil.which("helm") or str(REPO / ".tools" / "bin" / "helm")
     if not Path(found).exists():

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.chart.conftest import RenderError, render
+from tests.chart.conftest import RenderError, kps_fullname, render
 from tests.conftest import REPO
 
 DIGITS_TAG = "4815162"  # an all-digit short sha: YAML would read it as a number
@@ -88,12 +88,6 @@ def notes_chart(umbrella: Path) -> Iterator[Path]:
     )
     yield chart
     shutil.rmtree(root, ignore_errors=True)
-
-
-def kps_fullname(release: str) -> str:
-    """kube-prometheus-stack's own naming rule (its fullname is cut to 26 characters)."""
-    name = release if "kube-prometheus-stack" in release else f"{release}-kube-prometheus-stack"
-    return name[:26].rstrip("-")
 
 
 class TestNotes:

@@ -13,15 +13,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.chart.conftest import upstream_present
+from tests.chart.conftest import kps_fullname, upstream_present
 
 NAMESPACE = "mlops"
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
-
-
-def kps_fullname(release: str) -> str:
-    name = release if "kube-prometheus-stack" in release else f"{release}-kube-prometheus-stack"
-    return name[:26].rstrip("-")
 
 
 def prometheus_pod(release: str) -> dict[str, str]:

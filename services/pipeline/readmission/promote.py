@@ -80,47 +80,43 @@ def judge(
         seed=settings.RANDOM_SEED,
     )
     briers = [float(brier_score_loss(test.y, s)) for s in scores]
-    common = {"challenger": intervals[0], "challenger_brier": briers[0]}
+    facts = {"challenger": intervals[0], "challenger_brier": briers[0]}
     if champion is not None:
-        common |= {"champion": intervals[1], "champion_brier": briers[1], "diff": diff}
-    ch, gate, margin = intervals[0], settings.MIN_ROC_AUC, settings.PROMOTION_MARGIN
-    level = f"{settings.PROMOTION_CONFIDENCE:.0%}"
+        facts |= {"champion": intervals[1], "champion_brier": briers[1], "diff": diff}
+    promoted, reason = _rule(Verdict(False, "", **facts), settings, champion_error)
+    return Verdict(promoted, reason, **facts)
+
+
+def _rule(v: Verdict, settings: Settings, champion_error: str | None) -> tuple[bool, str]:
+    """The decision on the measured facts (see the module doc), with its reason."""
+    ch, cp, diff = v.challenger, v.champion, v.diff
+    gate, margin = settings.MIN_ROC_AUC, settings.PROMOTION_MARGIN
+    level = f"{settings.PROMOTION_CONFIDENCE:.0%} paired patient bootstrap"
     if ch.point < gate:
-        return Verdict(False, f"test ROC-AUC {ch} is below the quality gate {gate:.4f}", **common)
-    if champion is None:
+        return False, f"test ROC-AUC {ch} is below the quality gate {gate:.4f}"
+    if cp is None:
         why = (
             f"the champion could not be scored ({champion_error}); decided on the gate alone"
             if champion_error
             else "no champion yet"
         )
-        return Verdict(True, f"{why}: test ROC-AUC {ch} passes the gate {gate:.4f}", **common)
-    cp = intervals[1]
-    if cp.point < gate and ch.point >= cp.point and briers[0] <= briers[1]:
-        return Verdict(
-            True,
+        return True, f"{why}: test ROC-AUC {ch} passes the gate {gate:.4f}"
+    brier = f"Brier {v.challenger_brier:.4f} vs the champion's {v.champion_brier:.4f}"
+    not_worse = v.challenger_brier <= v.champion_brier
+    if cp.point < gate and ch.point >= cp.point and not_worse:
+        return True, (
             f"the champion's test ROC-AUC {cp} is below the gate {gate:.4f}; the challenger's "
-            f"{ch} passes it and its Brier {briers[0]:.4f} is not worse ({briers[1]:.4f})",
-            **common,
+            f"{ch} passes it and is not worse ({brier})"
         )
     if diff.low <= margin:
-        return Verdict(
-            False,
-            f"ROC-AUC difference {diff} ({level} paired patient bootstrap): the lower bound does "
-            f"not clear the margin {margin:.4f} (challenger {ch}, champion {cp})",
-            **common,
+        return False, (
+            f"ROC-AUC difference {diff} ({level}): the lower bound does not clear the margin "
+            f"{margin:.4f} (challenger {ch}, champion {cp})"
         )
-    if briers[0] > briers[1]:
-        return Verdict(
-            False,
-            f"ROC-AUC difference {diff} clears the margin, but the Brier score {briers[0]:.4f} "
-            f"is worse than the champion's {briers[1]:.4f}",
-            **common,
-        )
-    return Verdict(
-        True,
-        f"ROC-AUC difference {diff} ({level} paired patient bootstrap) clears the margin "
-        f"{margin:.4f}; Brier {briers[0]:.4f} is not worse than {briers[1]:.4f}",
-        **common,
+    if not not_worse:
+        return False, f"ROC-AUC difference {diff} clears the margin, but the {brier} is worse"
+    return True, (
+        f"ROC-AUC difference {diff} ({level}) clears the margin {margin:.4f}; {brier} is not worse"
     )
 
 
