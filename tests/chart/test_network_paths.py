@@ -83,54 +83,41 @@ def _pods(docs: list[dict]) -> list[tuple[dict[str, str], dict[str, int]]]:
     return out
 
 
+def _targets(monitor: dict, docs: list[dict]):
+    """(pod labels, port number, port name) of each rendered pod a ServiceMonitor scrapes."""
+    spec = monitor["spec"]
+    for service in (d for d in docs if d["kind"] == "Service"):
+        if not matches(spec.get("selector"), service["metadata"].get("labels") or {}):
+            continue
+        for endpoint in spec.get("endpoints", []):
+            port = next(p for p in service["spec"]["ports"] if p.get("name") == endpoint["port"])
+            target = port.get("targetPort", port["port"])
+            for labels, ports in _pods(docs):
+                if matches({"matchLabels": service["spec"].get("selector")}, labels):
+                    named = isinstance(target, str)
+                    yield labels, int(ports[target] if named else target), target if named else None
+
+
 def scrape_paths(docs: list[dict], release: str) -> list[Path]:
     """Prometheus → each target of each rendered ServiceMonitor, in this namespace."""
-    services = [d for d in docs if d["kind"] == "Service"]
     sender = tuple(sorted(prometheus_pod(release).items()))
     paths = []
     for monitor in (d for d in docs if d["kind"] == "ServiceMonitor"):
-        name, spec = monitor["metadata"]["name"], monitor["spec"]
-        names = (spec.get("namespaceSelector") or {}).get("matchNames") or [NAMESPACE]
-        if NAMESPACE not in names and not (spec.get("namespaceSelector") or {}).get("any"):
+        name, selector = monitor["metadata"]["name"], monitor["spec"].get("namespaceSelector") or {}
+        if NAMESPACE not in selector.get("matchNames", [NAMESPACE]) and not selector.get("any"):
             continue
-        found = False
-        for service in services:
-            if not matches(spec.get("selector"), service["metadata"].get("labels") or {}):
-                continue
-            for endpoint in spec.get("endpoints", []):
-                port = next(
-                    p for p in service["spec"]["ports"] if p.get("name") == endpoint.get("port")
-                )
-                target = port.get("targetPort", port["port"])
-                for labels, ports in _pods(docs):
-                    if matches({"matchLabels": service["spec"].get("selector")}, labels):
-                        number = ports.get(target, target) if isinstance(target, str) else target
-                        name_of = target if isinstance(target, str) else None
-                        paths.append(
-                            Path(
-                                f"scrape {name}",
-                                "prometheus",
-                                sender,
-                                tuple(sorted(labels.items())),
-                                int(number),
-                                name_of,
-                                "rendered",
-                            )
-                        )
-                        found = True
+        found = [(*target, "rendered") for target in _targets(monitor, docs)]
         if not found and not upstream_present():
-            for labels, number in upstream_targets(release).get(name, []):
-                paths.append(
-                    Path(
-                        f"scrape {name}",
-                        "prometheus",
-                        sender,
-                        tuple(sorted(labels.items())),
-                        number,
-                        None,
-                        "upstream labels (chart absent)",
-                    )
-                )
+            absent = "upstream labels (chart absent)"
+            found = [
+                (labels, port, None, absent)
+                for labels, port in upstream_targets(release).get(name, [])
+            ]
+        for labels, port, port_name, source in found:
+            receiver = tuple(sorted(labels.items()))
+            paths.append(
+                Path(f"scrape {name}", "prometheus", sender, receiver, port, port_name, source)
+            )
     return paths
 
 
