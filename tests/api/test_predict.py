@@ -116,6 +116,29 @@ def test_every_code_ids_mapping_defines_is_accepted(api) -> None:
                 assert client.post("/predict", json=body).status_code == 200, (column, code)
 
 
+def test_a_diagnosis_that_is_not_icd9_is_422_and_an_unseen_valid_one_is_scored(api) -> None:
+    patient = contract.default_patient()
+    with api.client() as client:
+        bad = client.post("/predict", json={**patient, "diag_2": "hello"})
+        # 012.34 is a valid ICD-9-CM code (tuberculosis) that the data set never holds
+        unseen = client.post("/predict", json={**patient, "diag_2": "012.34"})
+    assert bad.status_code == 422
+    (error,) = bad.json()["detail"]
+    assert error["loc"][-1] == "diag_2" and "not an ICD-9-CM diagnosis code" in error["msg"]
+    assert unseen.status_code == 200, unseen.text
+
+
+def test_the_vocabulary_search_serves_descriptions_and_groups(api) -> None:
+    with api.client() as client:
+        found = client.get("/vocabulary/icd9", params={"q": "heart failure", "limit": 50})
+        empty = client.get("/vocabulary/icd9", params={"q": ""})
+    assert found.status_code == 200
+    chf = next(e for e in found.json() if e["code"] == "428.0")
+    assert chf["description"] == "Congestive heart failure, unspecified"
+    assert chf["ccs"] == 108 and chf["chapter"] == 7 and chf["chronic"] is True
+    assert empty.status_code == 422
+
+
 def test_unseen_codes_are_scored_like_training_handles_them(api) -> None:
     odd = {
         **contract.default_patient(),

@@ -19,6 +19,9 @@ def _documented_sha256(filename: str) -> str:
     return re.search(r"\b[0-9a-f]{64}\b", row).group(0)
 
 
+DIAGNOSES = [c.name for c in contract.FEATURES if c.vocabulary == "icd9"]
+
+
 def test_csv_checksum_matches_readme() -> None:
     raw = gzip.decompress((DATA / "diabetic_data.csv.gz").read_bytes())
     assert hashlib.sha256(raw).hexdigest() == _documented_sha256("diabetic_data.csv.gz")
@@ -50,3 +53,22 @@ def test_contract_codes_are_documented_in_ids_mapping() -> None:
         section = text.split(f"{column},description")[1].split("\n,")[0]
         documented = {line.split(",")[0] for line in section.strip().splitlines()}
         assert set(codes) <= documented, column
+
+
+def test_every_diagnosis_code_of_the_data_set_is_in_the_vocabulary() -> None:
+    from readmission import vocabulary
+
+    source = DATA / "diabetic_data.csv.gz"
+    frame = pd.read_csv(source, dtype=str, keep_default_na=False, usecols=DIAGNOSES)
+    values = frame.stack()
+    values = values[values != contract.MISSING]
+    codes = set(values)
+    unknown = sorted(c for c in codes if vocabulary.lookup(c) is None)
+    grouped = sum(1 for c in codes if vocabulary.lookup(c) and vocabulary.lookup(c).ccs)
+    print(
+        f"\nICD-9 vocabulary: {len(codes)} distinct codes in diag_1..3 ({len(values)} values); "
+        f"{len(unknown)} unknown {unknown}; {grouped} with a CCS group"
+    )
+    assert DIAGNOSES == ["diag_1", "diag_2", "diag_3"]
+    assert unknown == []
+    assert grouped == len(codes)

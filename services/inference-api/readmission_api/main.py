@@ -14,7 +14,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 
 from readmission_api.inference_log import InferenceLog
 from readmission_api.model_store import ModelStore, NoModelError
-from readmission_api.routes import admin, health, model, predict, v2
+from readmission_api.routes import admin, health, model, predict, v2, vocabulary
 from readmission_api.settings import Settings
 
 log = logging.getLogger("readmission_api")
@@ -69,7 +69,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return JSONResponse({"detail": "internal error; see the server log"}, status_code=500)
 
-    for router in (health.router, predict.router, model.router, v2.router, admin.router):
+    for router in (
+        health.router,
+        predict.router,
+        model.router,
+        vocabulary.router,
+        v2.router,
+        admin.router,
+    ):
         app.include_router(router)
     Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(
         app, endpoint="/metrics", include_in_schema=False

