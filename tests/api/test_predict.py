@@ -262,3 +262,16 @@ def test_admin_reload_needs_the_token(api) -> None:
         good = client.post("/admin/reload", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     assert bad.status_code == 401
     assert good.status_code == 200 and good.json()["result"] in ("unchanged", "swapped")
+
+
+def test_the_openapi_schema_labels_and_exemplifies_every_field(api) -> None:
+    with api.client() as client:
+        schema = client.get("/openapi.json").json()
+    fields = schema["components"]["schemas"]["Patient"]["properties"]
+    assert set(fields) == set(contract.FEATURE_NAMES)
+    for name, field in fields.items():
+        column = contract.BY_NAME[name]
+        assert field["title"] == column.description, name
+        assert field["description"].startswith(f"`{name}`"), name
+        assert field["examples"] and field["examples"][0] is not None, name
+    assert "GET /vocabulary/icd9" in fields["diag_1"]["description"]
