@@ -42,8 +42,8 @@ def _trusted_types(pipeline: Pipeline) -> list[str]:
 
 def _reports(candidate: Candidate, data: Dataset, settings: Settings, folder: Path) -> dict:
     """The test interval, subgroup table and model card; the curve is drawn into ``folder``."""
-    X_test, y_test = data.part("test")
-    proba = model.positive_proba(candidate.pipeline, X_test)
+    _, y_test = data.part("test")
+    proba = candidate.test_proba  # computed once, by tune(), for the test metrics
     (interval,), _ = bootstrap.auc_intervals(
         y_test,
         [proba],
@@ -54,7 +54,7 @@ def _reports(candidate: Candidate, data: Dataset, settings: Settings, folder: Pa
     )
     curves = {
         f"calibrated ({candidate.calibration['method']})": proba,
-        "uncalibrated": candidate.calibration["test_raw"],
+        "uncalibrated": candidate.test_raw,
     }
     calibration.curve_figure(y_test, curves, folder / "curve.png")
     subgroups = model_card.subgroup_metrics(

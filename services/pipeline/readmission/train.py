@@ -92,6 +92,9 @@ class Candidate:
     test: dict[str, float]
     trials: list[dict[str, Any]] = field(default_factory=list)
     calibration: dict[str, Any] = field(default_factory=dict)
+    # P(readmitted) on the test split, as served and before calibration (for the reports).
+    test_proba: np.ndarray | None = None
+    test_raw: np.ndarray | None = None
     train_seconds: float = 0.0
     run_id: str | None = None
     model_uri: str | None = None
@@ -173,7 +176,9 @@ def tune(family: str, space: list[dict[str, Any]], data: Dataset, seed: int) -> 
             "calibration_intercept": intercept,
         },
         trials=trials,
-        calibration={"method": choice.method, "val_brier": choice.val_brier, "test_raw": raw},
+        calibration={"method": choice.method, "val_brier": choice.val_brier},
+        test_proba=proba,
+        test_raw=raw,
         train_seconds=time.perf_counter() - started,
     )
 
