@@ -26,8 +26,12 @@ def source_column(encoded: str) -> str:
     return next(c for c in _BY_LENGTH if name == c or name.startswith(c + "_"))
 
 
-def contributions(pipeline: Pipeline, frame: pd.DataFrame) -> tuple[float, pd.DataFrame]:
-    """(base log-odds, one row per patient and original column of log-odds contributions)."""
+def explained(pipeline: Pipeline, frame: pd.DataFrame) -> tuple[float, pd.DataFrame, np.ndarray]:
+    """(base log-odds, per-column contributions, each patient's log-odds before calibration).
+
+    The log-odds come from the estimator's own ``predict_proba`` on the same encoded rows, so
+    they are what the contributions must add up to — computed apart, from one preprocessing pass.
+    """
     features = model.to_model_frame(frame)
     preprocess = pipeline.named_steps["preprocess"]
     estimator = model.base_estimator(pipeline)
@@ -41,10 +45,11 @@ def contributions(pipeline: Pipeline, frame: pd.DataFrame) -> tuple[float, pd.Da
         values, base = raw[:, :-1], float(raw[0, -1])
     per_encoded = pd.DataFrame(values, columns=names, index=frame.index)
     grouped = per_encoded.T.groupby([source_column(n) for n in names]).sum().T
-    return base, grouped[list(contract.FEATURE_NAMES)]
+    proba = estimator.predict_proba(encoded)[:, 1]
+    return base, grouped[list(contract.FEATURE_NAMES)], np.log(proba / (1 - proba))
 
 
-def log_odds(pipeline: Pipeline, frame: pd.DataFrame) -> np.ndarray:
-    """The estimator's log-odds before calibration: what the contributions add up to."""
-    raw = model.uncalibrated_proba(pipeline, model.to_model_frame(frame))
-    return np.log(raw / (1 - raw))
+def contributions(pipeline: Pipeline, frame: pd.DataFrame) -> tuple[float, pd.DataFrame]:
+    """(base log-odds, one row per patient and original column of log-odds contributions)."""
+    base, grouped, _ = explained(pipeline, frame)
+    return base, grouped

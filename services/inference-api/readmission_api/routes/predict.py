@@ -103,15 +103,14 @@ def explain_patient(
     """The prediction and the inputs that pushed this patient's risk up or down most."""
     row = patient_row(patient)
     proba, labels = score(model, [row], "/explain", log)
-    frame = pd.DataFrame([row])
-    base, contributions = explain.contributions(model.pipeline, frame)
+    base, contributions, log_odds = explain.explained(model.pipeline, pd.DataFrame([row]))
     ranked = contributions.iloc[0].sort_values(key=abs, ascending=False).head(top)
     return Explanation(
         prediction=Prediction(
             probability=proba[0], label=labels[0], threshold=model.threshold, model=model_ref(model)
         ),
         base_value=base,
-        log_odds=float(explain.log_odds(model.pipeline, frame)[0]),
+        log_odds=float(log_odds[0]),
         contributions=[
             Contribution(feature=f, value=row[f], contribution=float(c)) for f, c in ranked.items()
         ],
