@@ -113,8 +113,14 @@ def sql(url: str, *statements: str) -> Any:
 
 
 def make_settings(**overrides) -> Settings:
-    """Settings for a test: the shipped data set, fast tuning, explicit overrides."""
-    values = {"DATA_SOURCE_URI": str(DEFAULT_SOURCE), "TUNING_TRIALS": 1, **overrides}
+    """Settings for a test: the shipped data set, fast tuning (one configuration, the base
+    feature set: the clinical set is compared in tests/model/test_evaluate.py), overrides."""
+    values = {
+        "DATA_SOURCE_URI": str(DEFAULT_SOURCE),
+        "TUNING_TRIALS": 1,
+        "FEATURE_SETS": "base",
+        **overrides,
+    }
     return Settings(**values)
 
 

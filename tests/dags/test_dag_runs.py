@@ -40,6 +40,7 @@ def test_ingest_clean_train_end_to_end(run_dag, database, mlflow_server, statsd)
         "MODEL_NAME": f"dag-test-{uuid.uuid4().hex[:6]}",
         "MLFLOW_EXPERIMENT": "dag-tests",
         "TUNING_TRIALS": "1",
+        "FEATURE_SETS": "base",
         "AIRFLOW__METRICS__STATSD_ON": "True",
         "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
         "AIRFLOW__METRICS__STATSD_PORT": str(statsd.getsockname()[1]),

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+from readmission import clinical
+
 
 def test_evaluate_prints_the_champions_metrics_as_json() -> None:
     env = {**os.environ, "TUNING_TRIALS": "1"}  # the same path as `make evaluate`, tuned less
@@ -28,6 +30,10 @@ def test_evaluate_prints_the_champions_metrics_as_json() -> None:
     assert result["brier"] <= result["brier_uncalibrated"]
     assert 0.8 < result["calibration_slope"] < 1.25
     assert result["train_seconds"] > 0
+    # Both feature sets were compared on val with the same configuration; the better one won.
+    by_set = result["val_roc_auc_by_feature_set"]
+    assert set(by_set) == set(clinical.FEATURE_SETS)
+    assert result["feature_set"] == max(by_set, key=by_set.get)
     assert result["n_test"] > 14_000 and result["model_version"] == "1"
     # The second pass on the same data trains nothing.
     assert result["runs_skipped"] == 1

@@ -48,6 +48,7 @@ def test_the_card_states_use_lineage_metrics_and_subgroups() -> None:
     facts = {
         "name": "diabetes-readmission",
         "family": "lightgbm",
+        "feature_set": "clinical",
         "batch_ids": "1,2",
         "n_rows": 100,
         "n_train": 70,
@@ -73,5 +74,6 @@ def test_the_card_states_use_lineage_metrics_and_subgroups() -> None:
         "| gender | Female |",
         "fingerprint: `abc`",
         "calibration (sigmoid)",
+        "feature set `clinical`",
     ):
         assert needle in card, needle

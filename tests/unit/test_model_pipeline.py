@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
-from readmission import contract, explain, model
+import skops.io
+from readmission import clinical, contract, explain, model
 
 
 @pytest.fixture(scope="module")
@@ -23,18 +27,21 @@ def frame() -> tuple[pd.DataFrame, np.ndarray]:
 PATIENTS = np.arange(400) // 2  # two encounters per patient
 
 
-def build(family: str, calibration: str | None = None):
+def build(family: str, calibration: str | None = None, features: str = "base"):
     """A small, fast candidate of either family."""
     if family == "logistic":
-        return model.build("logistic_regression", {"C": 1.0}, PATIENTS, calibration=calibration)
-    params = {"n_estimators": 30, "min_child_samples": 5}
-    return model.build("lightgbm", params, PATIENTS, calibration=calibration)
+        params: dict = {"C": 1.0}
+        family = "logistic_regression"
+    else:
+        params = {"n_estimators": 30, "min_child_samples": 5}
+    return model.build(family, params, PATIENTS, calibration=calibration, features=features)
 
 
+@pytest.mark.parametrize("features", clinical.FEATURE_SETS)
 @pytest.mark.parametrize("family", ["logistic", "lightgbm"])
-def test_none_and_nan_are_the_same_missing_category(frame, family) -> None:
+def test_none_and_nan_are_the_same_missing_category(frame, family, features) -> None:
     X, y = frame
-    pipeline = build(family).fit(X, y)
+    pipeline = build(family, features=features).fit(X, y)
     as_nan = X.copy()
     for column in ("race", "diag_3"):
         as_nan[column] = [np.nan if v is None else v for v in as_nan[column]]
@@ -57,11 +64,16 @@ def test_threshold_sets_the_label_not_the_probability(frame) -> None:
     assert np.allclose(model.positive_proba(pipeline, X), proba)
 
 
-@pytest.mark.parametrize("calibration", [None, "sigmoid", "isotonic"])
+@pytest.mark.parametrize(
+    ("calibration", "features"),
+    [(None, "base"), ("sigmoid", "base"), ("isotonic", "base"), ("sigmoid", "clinical")],
+)
 @pytest.mark.parametrize("family", ["logistic", "lightgbm"])
-def test_contributions_add_up_to_the_estimators_log_odds(frame, family, calibration) -> None:
+def test_contributions_add_up_to_the_estimators_log_odds(
+    frame, family, calibration, features
+) -> None:
     X, y = frame
-    pipeline = build(family, calibration).fit(X, y)
+    pipeline = build(family, calibration, features).fit(X, y)
     base, contributions = explain.contributions(pipeline, X.head(10))
     assert list(contributions.columns) == list(contract.FEATURE_NAMES)
     # Contributions explain the estimator's score; calibration maps it afterwards.
@@ -124,3 +136,36 @@ def test_source_column_prefers_the_longest_name() -> None:
     )
     assert explain.source_column("categories__metformin_Up") == "metformin"
     assert explain.source_column("numeric__time_in_hospital") == "time_in_hospital"
+
+
+def test_clinical_features_group_the_diagnoses(frame) -> None:
+    X, y = frame
+    preprocess = build("logistic", features="clinical").fit(X, y).named_steps["preprocess"]
+    row = X.head(1).assign(diag_1="428", diag_2="250.83", diag_3="hello")
+    encoded = pd.DataFrame(preprocess.transform(row), columns=preprocess.get_feature_names_out())
+    # 428 (heart failure) and 250.83 (diabetes) are chronic; "hello" is no code: not counted.
+    chronic = encoded[[f"chronic__{d}" for d in clinical.DIAGNOSES]].iloc[0].tolist()
+    assert chronic == [1.0, 1.0, 0.0]
+    ccs = preprocess.named_transformers_["ccs"][0].transform(row[list(clinical.DIAGNOSES)])
+    # CCS 108: heart failure; 50: diabetes with complications; "hello" has no group.
+    assert ccs.iloc[0].tolist()[:2] == ["108", "50"] and pd.isna(ccs.iloc[0, 2])
+    assert {explain.source_column(n) for n in encoded.columns} <= set(contract.FEATURE_NAMES)
+
+
+def test_a_clinical_pipeline_loads_without_this_project(frame, tmp_path) -> None:
+    X, y = frame
+    pipeline = build("lightgbm", features="clinical").fit(X, y)
+    path = tmp_path / "model.skops"  # the format models are logged in (tracking.py)
+    path.write_bytes(skops.io.dumps(pipeline))
+    expected = model.positive_proba(pipeline, X.head(5))
+    X.head(5).to_pickle(tmp_path / "rows.pkl")
+    # ``readmission`` made unimportable: the model must hold only library objects and tables.
+    script = (
+        "import sys, pandas as pd, skops.io as sio; sys.modules['readmission'] = None; "
+        f"data = open({str(path)!r}, 'rb').read(); "
+        "m = sio.loads(data, trusted=sio.get_untrusted_types(data=data)); "
+        f"print(list(m.predict_proba(pd.read_pickle({str(tmp_path / 'rows.pkl')!r}))[:, 1]))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert np.allclose(eval(done.stdout), expected)

@@ -77,6 +77,10 @@ def cmd_evaluate(settings: Settings) -> dict:
         "roc_auc_ci_high": round(outcome["roc_auc_ci_high"], 4),
         "n_test": test["n"],
         "model": outcome["family"],
+        "feature_set": outcome["feature_set"],
+        "val_roc_auc_by_feature_set": {
+            k: round(v, 4) for k, v in outcome["val_roc_auc_by_feature_set"].items()
+        },
         "calibration": outcome["calibration"],
         "model_version": outcome["version"],
         "promoted": outcome["promoted"],

@@ -24,9 +24,9 @@ from readmission.settings import Settings
 
 TAG = "lineage.fingerprint"
 # The modules whose code decides what a training run produces.
-CODE_MODULES = ("contract", "model", "train", "calibration", "evaluate")
+CODE_MODULES = ("contract", "vocabulary", "clinical", "model", "train", "calibration", "evaluate")
 # The settings that decide what a training run produces (promotion settings do not).
-CONFIG_SETTINGS = ("TUNING_TRIALS", "RANDOM_SEED", "SPLIT_SALT")
+CONFIG_SETTINGS = ("TUNING_TRIALS", "FEATURE_SETS", "RANDOM_SEED", "SPLIT_SALT")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Candidate model pipelines: preprocessing + estimator as ONE scikit-learn Pipeline.
 
-Only scikit-learn and LightGBM classes are used, so a logged model loads anywhere those two are
-installed (no project code needed), and the API can feed it raw, human-readable columns.
+Only scikit-learn and LightGBM classes (and, for the clinical features, plain lookup
+tables) are used, so a logged model loads anywhere those are installed (no project code needed),
+and the API can feed it raw, human-readable columns.
 
 Unseen category values: the one-hot encoder maps them to the "infrequent" bucket learned at
 training time (``handle_unknown="infrequent_if_exist"``), and the target encoder maps unseen
@@ -35,7 +36,7 @@ from sklearn.preprocessing import (
     TargetEncoder,
 )
 
-from readmission import contract
+from readmission import clinical, contract
 
 MISSING_CATEGORY = "missing"
 LOW_CARDINALITY = (*contract.CODE_FEATURES, *contract.CATEGORY_FEATURES)
@@ -108,10 +109,46 @@ def _missing_as_category() -> tuple[SimpleImputer, SimpleImputer]:
     )
 
 
-def _preprocessor(*, scale: bool, encoder_folds: np.ndarray) -> ColumnTransformer:
-    onehot = OneHotEncoder(
+def _clinical(encoder_folds: np.ndarray) -> list[tuple[str, Any, list[str]]]:
+    """CCS group (target-encoded), chapter (one-hot) and chronic flag of each diagnosis."""
+
+    def lookup(table: str) -> FunctionTransformer:
+        return FunctionTransformer(clinical.mapper(table), feature_names_out="one-to-one")
+
+    diagnoses = list(clinical.DIAGNOSES)
+    # Unknown or missing diagnosis: not a chronic condition (NaN → 0).
+    chronic = make_pipeline(
+        lookup("chronic"),
+        SimpleImputer(strategy="constant", fill_value=0.0, keep_empty_features=True),
+    )
+    return [
+        (
+            "ccs",
+            make_pipeline(
+                lookup("ccs"),
+                *_missing_as_category(),
+                TargetEncoder(target_type="binary", cv=PredefinedSplit(encoder_folds)),
+            ),
+            diagnoses,
+        ),
+        (
+            "chapter",
+            make_pipeline(lookup("chapter"), *_missing_as_category(), _onehot()),
+            diagnoses,
+        ),
+        ("chronic", chronic, diagnoses),
+    ]
+
+
+def _onehot() -> OneHotEncoder:
+    return OneHotEncoder(
         handle_unknown="infrequent_if_exist", min_frequency=30, sparse_output=False
     )
+
+
+def _preprocessor(
+    *, scale: bool, encoder_folds: np.ndarray, features: str = "base"
+) -> ColumnTransformer:
     numeric: Any = (
         make_pipeline(
             FunctionTransformer(np.log1p, feature_names_out="one-to-one"), StandardScaler()
@@ -129,12 +166,17 @@ def _preprocessor(*, scale: bool, encoder_folds: np.ndarray) -> ColumnTransforme
         [
             ("numeric", numeric, list(contract.NUMERIC_FEATURES)),
             ("age_order", age, ["age"]),
-            ("categories", make_pipeline(*_missing_as_category(), onehot), list(LOW_CARDINALITY)),
+            (
+                "categories",
+                make_pipeline(*_missing_as_category(), _onehot()),
+                list(LOW_CARDINALITY),
+            ),
             (
                 "codes",
                 make_pipeline(*_missing_as_category(), encoder),
                 list(contract.TEXT_FEATURES),
             ),
+            *(_clinical(encoder_folds) if clinical.check(features) == "clinical" else []),
         ],
         verbose_feature_names_out=True,
     )
@@ -163,11 +205,13 @@ def build(
     patients: np.ndarray | pd.Series,
     seed: int = 42,
     calibration: str | None = None,
+    features: str = "base",
 ) -> Pipeline:
     """An unfitted candidate for the rows of ``patients`` (one patient number per row to fit).
 
     LightGBM sees raw counts; the logistic baseline sees scaled ``log1p`` counts. The folds of
-    the target encoder and of the calibration are drawn by patient from ``seed``.
+    the target encoder and of the calibration are drawn by patient from ``seed``. ``features``
+    "clinical" adds the diagnoses' CCS groups, chapters and chronic flags (readmission.clinical).
     """
     if calibration is not None and calibration not in CALIBRATION_METHODS:
         raise ValueError(f"calibration must be one of {CALIBRATION_METHODS} or None")
@@ -178,6 +222,7 @@ def build(
     preprocess = _preprocessor(
         scale=family == "logistic_regression",
         encoder_folds=patient_folds(patients, ENCODER_FOLDS, seed),
+        features=features,
     )
     return Pipeline(
         [("preprocess", preprocess), ("classifier", FixedThresholdClassifier(estimator))]

@@ -132,7 +132,9 @@ without clinical review. The label comes from administrative records of one hosp
   test {f["n_test"]}); splits by a salted hash of the patient, so no patient crosses splits
 - lineage fingerprint: `{f["fingerprint"]}` (data `{f["data_digest"]}`, code and config
   `{f["code_digest"]}`)
-- configuration chosen on val; refit on train + val; the test split only judges
+- feature set `{f["feature_set"]}` (base: the data set's columns; clinical: + the diagnoses' CCS
+  groups, ICD-9 chapters and chronic flags), configuration and calibration chosen on val; refit on
+  train + val; the test split only judges
 
 ## Performance on the test split
 {_performance(f)}

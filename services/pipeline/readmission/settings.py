@@ -5,8 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from readmission import clinical
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_SOURCE = REPO_ROOT / "data" / "diabetic_data.csv.gz"
@@ -48,7 +50,23 @@ class Settings(BaseSettings):
     )
     MIN_ROC_AUC: float = Field(0.62, ge=0.5, le=1.0, description="Quality gate for any champion")
     TUNING_TRIALS: int = Field(6, ge=1, description="LightGBM configurations tried on val")
+    FEATURE_SETS: str = Field(
+        "base,clinical",
+        description="Comma-separated feature sets the training search compares on val "
+        "(base: the data set's columns; clinical: + CCS groups, chapters, chronic flags)",
+    )
     RANDOM_SEED: int = Field(42)
+
+    @field_validator("FEATURE_SETS")
+    @classmethod
+    def _known_sets(cls, value: str) -> str:
+        for name in value.split(","):
+            clinical.check(name.strip())
+        return value
+
+    @property
+    def feature_sets(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.FEATURE_SETS.split(","))
 
 
 @lru_cache

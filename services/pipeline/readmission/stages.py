@@ -140,6 +140,10 @@ def train(settings: Settings) -> dict[str, Any]:
     return {
         "skipped": False,
         "family": best.family,
+        "feature_set": best.features,
+        "val_roc_auc_by_feature_set": {
+            t["feature_set"]: t["val_roc_auc"] for t in best.trials if t.get("feature_comparison")
+        },
         "run_id": best.run_id,
         "model_uri": best.model_uri,
         "threshold": best.val["threshold"],
@@ -150,6 +154,7 @@ def train(settings: Settings) -> dict[str, Any]:
         "candidates": {c.family: c.val["roc_auc"] for c in candidates},
         "tags": {
             "family": best.family,
+            "feature_set": best.features,
             "run_id": best.run_id,
             "threshold": f"{best.val['threshold']:.6f}",
             "calibration": best.calibration["method"],

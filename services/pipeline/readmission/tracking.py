@@ -65,6 +65,7 @@ def _reports(candidate: Candidate, data: Dataset, settings: Settings, folder: Pa
         **candidate.test,
         "name": settings.MODEL_NAME,
         "family": candidate.family,
+        "feature_set": candidate.features,
         "roc_auc": str(interval),
         "confidence": settings.PROMOTION_CONFIDENCE,
         "calibration": candidate.calibration["method"],
@@ -92,10 +93,13 @@ def log_candidate(candidate: Candidate, data: Dataset, settings: Settings) -> Ca
             {
                 "candidate": candidate.family,
                 "calibration": candidate.calibration["method"],
+                "feature_set": candidate.features,
                 **data.tags,
             }
         )
-        mlflow.log_params({"family": candidate.family, **candidate.params})
+        mlflow.log_params(
+            {"family": candidate.family, "feature_set": candidate.features, **candidate.params}
+        )
         metrics = {
             f"{s}_{k}": v
             for s, m in (("val", candidate.val), ("test", candidate.test))

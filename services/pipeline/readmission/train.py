@@ -88,6 +88,7 @@ class Candidate:
     family: str
     pipeline: Pipeline
     params: dict[str, Any]
+    features: str  # the feature set (readmission.clinical.FEATURE_SETS)
     val: dict[str, float]
     test: dict[str, float]
     trials: list[dict[str, Any]] = field(default_factory=list)
@@ -119,46 +120,74 @@ def _select(trials: list[dict[str, Any]]) -> dict[str, Any]:
     return max(calibrated or trials, key=lambda t: t["val_roc_auc"])
 
 
-def _trials(
-    family: str, space: list[dict[str, Any]], data: Dataset, seed: int
-) -> tuple[list[dict[str, Any]], dict[int, Pipeline]]:
-    """Fit each configuration on train and score it on val."""
+def _trial(
+    i: int, family: str, config: tuple[str, dict[str, Any]], data: Dataset, seed: int
+) -> tuple[dict[str, Any], Pipeline]:
+    """Fit one (feature set, configuration) on train and score it on val."""
+    features, params = config
     X_train, y_train = data.part("train")
     X_val, y_val = data.part("val")
+    started = time.perf_counter()
+    pipeline = model.build(family, params, data.patients("train"), seed, features=features)
+    pipeline.fit(X_train, y_train)
+    scores = classification_metrics(y_val, model.positive_proba(pipeline, X_val), 0.5)
+    log.info("%s trial %d (%s): val ROC-AUC %.4f", family, i, features, scores["roc_auc"])
+    trial = {
+        "trial": i,
+        "feature_set": features,
+        **params,
+        "fit_seconds": time.perf_counter() - started,
+        **{f"val_{k}": scores[k] for k in ("roc_auc", "pr_auc", "brier", "brier_baseline")},
+    }
+    return trial, pipeline
+
+
+def _trials(
+    family: str, space: list[dict[str, Any]], data: Dataset, seed: int, feature_sets: tuple
+) -> tuple[list[dict[str, Any]], list[tuple[str, dict[str, Any]]], dict[int, Pipeline]]:
+    """The first configuration with every feature set, the others with the set that won on val."""
+    configs = [(features, space[0]) for features in feature_sets]
     trials, fitted = [], {}
-    for i, params in enumerate(space):
-        started = time.perf_counter()
-        pipeline = model.build(family, params, data.patients("train"), seed).fit(X_train, y_train)
-        scores = classification_metrics(y_val, model.positive_proba(pipeline, X_val), 0.5)
-        trials.append(
-            {
-                "trial": i,
-                **params,
-                "fit_seconds": time.perf_counter() - started,
-                **{f"val_{k}": scores[k] for k in ("roc_auc", "pr_auc", "brier", "brier_baseline")},
-            }
-        )
-        fitted[i] = pipeline
-        log.info("%s trial %d: val ROC-AUC %.4f", family, i, scores["roc_auc"])
-    return trials, fitted
+
+    def run(config: tuple[str, dict[str, Any]]) -> None:
+        i = len(trials)
+        trial, fitted[i] = _trial(i, family, config, data, seed)
+        trials.append(trial)
+
+    for config in configs:
+        run(config)
+    winner = _select(trials)["feature_set"]
+    configs += [(winner, params) for params in space[1:]]
+    for config in configs[len(feature_sets) :]:
+        run(config)
+    for trial in trials[: len(feature_sets)]:
+        trial["feature_comparison"] = True  # the same configuration, each feature set
+    return trials, configs, fitted
 
 
-def tune(family: str, space: list[dict[str, Any]], data: Dataset, seed: int) -> Candidate:
-    """Choose the configuration, calibration and threshold on val; refit on train + val.
-
-    The test split is only ever used to judge: every choice is made on val.
+def tune(
+    family: str,
+    space: list[dict[str, Any]],
+    data: Dataset,
+    seed: int,
+    feature_sets: tuple[str, ...] = ("base",),
+) -> Candidate:
+    """Choose the feature set, configuration, calibration and threshold on val; refit on
+    train + val. The test split is only ever used to judge: every choice is made on val.
     """
     started = time.perf_counter()
-    trials, fitted = _trials(family, space, data, seed)
+    trials, configs, fitted = _trials(family, space, data, seed, feature_sets)
     best = _select(trials)
-    params = space[best["trial"]]
+    features, params = configs[best["trial"]]
     X_val, y_val = data.part("val")
     choice = calibration.choose(fitted[best["trial"]], X_val, y_val, data.patients("val"), seed)
     threshold = choose_threshold(y_val, choice.val_proba)
     X_train, y_train = data.part("train")
     X_fit, y_fit = pd.concat([X_train, X_val]), np.concatenate([y_train, y_val])
     patients = np.concatenate([data.patients("train"), data.patients("val")])
-    pipeline = model.build(family, params, patients, seed, calibration=choice.method)
+    pipeline = model.build(
+        family, params, patients, seed, calibration=choice.method, features=features
+    )
     pipeline.fit(X_fit, y_fit)
     model.set_threshold(pipeline, threshold)
     X_test, y_test = data.part("test")
@@ -168,6 +197,7 @@ def tune(family: str, space: list[dict[str, Any]], data: Dataset, seed: int) -> 
         family=family,
         pipeline=pipeline,
         params=params,
+        features=features,
         val=classification_metrics(y_val, choice.val_proba, threshold),
         test={
             **classification_metrics(y_test, proba, threshold),
@@ -191,10 +221,10 @@ def lightgbm_space(trials: int, seed: int) -> list[dict[str, Any]]:
 
 def train_candidates(data: Dataset, settings: Settings) -> list[Candidate]:
     """LightGBM (tuned) and the logistic-regression baseline."""
-    seed = settings.RANDOM_SEED
+    seed, sets = settings.RANDOM_SEED, settings.feature_sets
     return [
-        tune("lightgbm", lightgbm_space(settings.TUNING_TRIALS, seed), data, seed),
-        tune("logistic_regression", LOGISTIC_SPACE[: settings.TUNING_TRIALS], data, seed),
+        tune("lightgbm", lightgbm_space(settings.TUNING_TRIALS, seed), data, seed, sets),
+        tune("logistic_regression", LOGISTIC_SPACE[: settings.TUNING_TRIALS], data, seed, sets),
     ]
 
 

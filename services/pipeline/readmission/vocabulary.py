@@ -8,8 +8,8 @@ range) and the Chronic Condition Indicator. Nothing here is typed by hand.
 Codes come in the data set's format: ``428``, ``250.83``, ``V57``, ``E888`` — with the leading
 zeros of numeric codes dropped (``8`` is ``008``). The data set often holds a category (``428``,
 ``250.1``) where the tables list only its billable children (``4280``, ``25010``); such a code
-takes the description of its first child (marked ``exact=False``) and the CCS group and chronic
-flag its children share most.
+takes the description, CCS group and chronic flag of its first child (marked ``exact=False``):
+the data set codes complications in the longer codes, so ``250`` is read as ``250.00``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import bisect
 import csv
 import re
-from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
@@ -100,7 +99,7 @@ def _chapters() -> list[tuple[int, str]]:
 
 
 def _chapter(code: str) -> tuple[int | None, str | None]:
-    key = code[:4] if code.startswith("E") else code[:3]
+    key = category(code)
     for number, span in _chapters():
         low, high = span.split("-")
         # Numeric ranges compare with numeric codes, V with V, E with E (as strings: fixed width).
@@ -123,11 +122,6 @@ def _children(key: str) -> list[str]:
     return codes[start:end]
 
 
-def _most_common(values: list) -> object:
-    present = [v for v in values if v is not None]
-    return Counter(present).most_common(1)[0][0] if present else None
-
-
 @lru_cache(maxsize=20_000)
 def lookup(code: str) -> Entry | None:
     """The vocabulary's entry for ``code`` (data-set format), or None if unknown."""
@@ -138,36 +132,56 @@ def lookup(code: str) -> Entry | None:
     children = [key] if key in descriptions else _children(key)
     if not children:
         return None
-    group = ccs.get(key) or _most_common([ccs.get(c) for c in children])
+    first = children[0]  # the code itself, or its category's first billable child
+    group = ccs.get(first)
     chapter, span = _chapter(key)
     return Entry(
         code=dotted(key),
-        description=descriptions[children[0]],
+        description=descriptions[first],
         exact=key in descriptions,
         ccs=group[0] if group else None,
         ccs_name=group[1] if group else None,
         chapter=chapter,
         chapter_range=span,
-        chronic=chronic.get(key, _most_common([chronic.get(c) for c in children])),
+        chronic=chronic.get(first),
     )
 
 
+def known_codes() -> list[str]:
+    """Every code ``lookup`` resolves, in the data set's forms: billable codes, the categories
+    above them (``428``, ``250.8``) and numeric categories without their leading zeros (``8``)."""
+    out: set[str] = set()
+    for code in _codes():
+        head = 4 if code.startswith("E") else 3
+        out.update(dotted(code[:end]) for end in range(head, len(code) + 1))
+    out.update({c.lstrip("0") for c in out if c.startswith("0") and c[:3] != "000"})
+    return sorted(out)
+
+
+def category(code: str) -> str:
+    """The 3-digit category of a compact code (``4280`` → ``428``; E codes keep 4: ``E8889``
+    → ``E888``): the form the data set mostly records."""
+    return code[:4] if code.startswith("E") else code[:3]
+
+
 def search(query: str, limit: int = 20) -> list[Entry]:
-    """Codes whose code starts with, or whose description contains, ``query``."""
+    """Codes whose code starts with, or whose description contains, ``query``.
+
+    The data set mostly holds categories (``428``), which take their first child's description:
+    a match that is its category's first child brings the category first (``428``, ``428.0``).
+    """
     text = query.strip().lower()
     if not text:
         return []
     prefix = compact(query)
-    hits = (
-        code
-        for code, description in _descriptions().items()
-        if code.startswith(prefix) or text in description.lower()
-    )
-    out = []
-    for code in hits:
-        entry = lookup(dotted(code))
-        if entry is not None:
-            out.append(entry)
-        if len(out) >= limit:
-            break
-    return out
+    keys: dict[str, None] = {}
+    for code, description in _descriptions().items():
+        if code.startswith(prefix) or text in description.lower():
+            head = category(code)
+            if _children(head)[:1] == [code]:
+                keys[head] = None
+            keys[code] = None
+            if len(keys) >= limit:
+                break
+    entries = (lookup(dotted(key)) for key in keys)
+    return [entry for entry in entries if entry is not None][:limit]
