@@ -10,11 +10,12 @@ import pytest
 from readmission import contract
 from readmission.local.process import free_port
 from readmission.settings import DEFAULT_SOURCE
+from readmission_ui import form
 from streamlit.testing.v1 import AppTest
 
 from tests.ui.conftest import APP
 
-SUBMIT = "Predict readmission risk"
+SUBMIT = form.SUBMIT
 
 
 @pytest.fixture
@@ -43,8 +44,35 @@ def test_form_is_prefilled_with_the_default_patient(app) -> None:
     assert "Emergency Room" in app.selectbox(key="admission_source_id").format_func(7)
     assert app.number_input(key="time_in_hospital").value == default["time_in_hospital"]
     assert app.number_input(key="time_in_hospital").max == 14
-    assert app.text_input(key="diag_1").value == "428"
     assert app.selectbox(key="weight").value == "(unknown)"
+
+
+def test_inputs_are_labelled_in_words_with_the_column_in_the_help(app) -> None:
+    age = app.selectbox(key="age")
+    assert age.label == contract.BY_NAME["age"].description and "`age`" in age.help
+    assert app.number_input(key="num_lab_procedures").label.startswith("Lab tests")
+    assert app.selectbox(key="glyburide-metformin").label.startswith("Glyburide + metformin")
+
+
+def test_the_default_diagnoses_are_shown_with_descriptions_and_groups(app) -> None:
+    diag_1 = app.selectbox(key="diag_1")
+    assert diag_1.value == "428"
+    assert diag_1.format_func("428") == "428 · Congestive heart failure, unspecified"
+    captions = " ".join(c.value for c in app.caption)
+    assert "CCS 108: Congestive heart failure" in captions and "chapter 7 (390-459)" in captions
+
+
+def test_searching_heart_failure_offers_it_by_chapter_and_it_is_scored(app) -> None:
+    app.text_input(key="diag_2_search").set_value("heart failure").run()
+    assert not app.exception, app.exception
+    labels = app.selectbox(key="diag_2").options  # as shown: "code · description"
+    assert any("428 · Congestive heart failure" in label for label in labels)
+    found = [label for label in labels if not label.startswith(("(unknown)", "427 "))]
+    assert all("heart failure" in label.lower() for label in found), labels  # 427: current
+    app.selectbox(key="diag_2").set_value("428.1")
+    submit(app)
+    groups = " ".join(m.value for m in app.markdown)
+    assert "428.1 · Left heart failure" in groups and "CCS 108" in groups
 
 
 def test_submitting_shows_probability_label_and_model_version(app, registered) -> None:
@@ -68,11 +96,11 @@ def test_explanation_chart_is_shown(app) -> None:
     assert len(app.get("vega_lite_chart")) == 1
 
 
-def test_an_invalid_entry_is_reported_not_raised(app) -> None:
-    app.text_input(key="diag_1").set_value("")  # diag_1 may be missing...
-    app.text_input(key="diag_2").set_value("x" * 40)
+def test_unknown_diagnoses_and_unseen_text_are_scored(app) -> None:
+    app.selectbox(key="diag_1").set_value("(unknown)")  # diag_1 may be missing...
+    app.text_input(key="medical_specialty").set_value("x" * 40)  # ...and text be unseen
     submit(app)
-    assert not app.error or "failed" in app.error[0].value  # ...and long codes are accepted
+    assert not app.error and 0 < probability(app) < 1
 
 
 def _csv(rows: int, broken: dict[int, tuple[str, str]]) -> bytes:
@@ -99,6 +127,8 @@ def test_batch_upload_scores_valid_rows_and_reports_invalid_ones(app) -> None:
     assert "out of scope" in problems[problems["row"] == 35]["problem"].iloc[0]
     scored = app.dataframe[1].value
     assert len(scored) == 37 and scored["probability"].between(0, 1).all()
+    described = scored[scored["diag_1"] != contract.MISSING]
+    assert (described["diag_1_description"] != "").all() and "diag_3_group" in scored
     assert app.download_button[0].label.startswith("Download")
 
 

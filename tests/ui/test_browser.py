@@ -1,4 +1,7 @@
-"""A real browser: headless Chromium loads the running app, submits the default patient."""
+"""A real browser: headless Chromium loads the running app, submits the default patient.
+
+``UPDATE_SCREENSHOTS=1`` also saves the page as docs/streamlit.png (the README's picture).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import pytest
 from PIL import Image
 from readmission.local.process import free_port, http_ok, wait_until
 
-from tests.ui.conftest import APP
+from tests.ui.conftest import APP, REPO
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
@@ -73,7 +76,7 @@ def test_chromium_submits_the_default_patient_and_sees_the_version(
         "--disable-component-update",
         "--disable-sync",
         "--no-first-run",
-        "--window-size=1400,1800",
+        "--window-size=1400,2600",
         f"--user-data-dir={tmp_path / 'profile'}",
     ):
         options.add_argument(flag)
@@ -103,6 +106,10 @@ def test_chromium_submits_the_default_patient_and_sees_the_version(
     assert 0 < float(shown.rstrip("%")) < 100
     assert "Probability of readmission within 30 days" in page
     assert registered.name in page and "version" in page
+    assert "Deploy" not in page  # the developer toolbar is hidden (.streamlit/config.toml)
+    assert "428 · Congestive heart failure, unspecified" in page and "CCS 108" in page
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        shutil.copyfile(shot, REPO / "docs" / "streamlit.png")
     with Image.open(shot) as image:
         assert image.format == "PNG" and image.size[0] >= 1000
         colors = image.convert("RGB").getcolors(maxcolors=1_000_000)

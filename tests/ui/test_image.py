@@ -15,6 +15,10 @@ def test_the_image_runs_the_tested_app_file() -> None:
     assert "COPY services/streamlit/readmission_ui/app.py /app/app.py" in text
     assert 'CMD ["streamlit", "run", "/app/app.py"' in text
     assert "IDS_MAPPING_PATH=/app/data/IDs_mapping.csv" in text
+    # Streamlit reads the app's config from beside the script: the toolbar stays hidden.
+    config = "services/streamlit/readmission_ui/.streamlit/config.toml"
+    assert f"COPY {config} /app/.streamlit/config.toml" in text
+    assert 'toolbarMode = "viewer"' in (REPO / config).read_text()
 
 
 def test_the_ui_extra_has_streamlit_and_no_server_stack() -> None:
@@ -27,5 +31,5 @@ def test_the_ui_extra_has_streamlit_and_no_server_stack() -> None:
         check=True,
     )
     pins = {line.split("==")[0] for line in done.stdout.splitlines() if "==" in line}
-    assert {"streamlit", "httpx"} <= pins
+    assert {"streamlit", "altair", "httpx"} <= pins
     assert not {"apache-airflow", "locust", "pytest", "schemathesis"} & pins  # uvicorn: via mlflow

@@ -59,24 +59,10 @@ def _field(col: contract.Column) -> tuple[Any, Any]:
         None if col.nullable else ...,
         alias=col.name,
         title=col.description,  # the human label /docs shows; the column name is the key
-        description=_help(col),
+        description=col.help,
         examples=[col.default if col.default is not None else col.allowed[0]],
     )
     return kind, info
-
-
-def _help(col: contract.Column) -> str:
-    """The field's help in /docs: column, what it holds, and what it accepts."""
-    accepts = {
-        Kind.INTEGER: f"an integer from {col.minimum} to {col.maximum}",
-        Kind.CODE: "a code of data/IDs_mapping.csv",
-        Kind.CATEGORY: "one of the listed values",
-        Kind.TEXT: "an ICD-9-CM code (see GET /vocabulary/icd9)"
-        if col.vocabulary == "icd9"
-        else "free text; values training never saw are accepted",
-    }[col.kind]
-    missing = "; null or omitted when unknown" if col.nullable else ""
-    return f"`{col.name}`: {col.description}. Accepts {accepts}{missing}."
 
 
 def _python_name(name: str) -> str:

@@ -40,6 +40,20 @@ class Column:
     def is_feature(self) -> bool:
         return self.kind not in (Kind.ID, Kind.TARGET)
 
+    @property
+    def help(self) -> str:
+        """One line for forms and /docs: the column, what it holds, and what it accepts."""
+        accepts = {
+            Kind.INTEGER: f"an integer from {self.minimum} to {self.maximum}",
+            Kind.CODE: "a code of data/IDs_mapping.csv",
+            Kind.CATEGORY: "one of the listed values",
+            Kind.TEXT: "an ICD-9-CM code (see GET /vocabulary/icd9)"
+            if self.vocabulary == "icd9"
+            else "free text; values training never saw are accepted",
+        }.get(self.kind, "")
+        missing = "; null or omitted when unknown" if self.nullable else ""
+        return f"`{self.name}`: {self.description}. Accepts {accepts}{missing}."
+
 
 MISSING = "?"  # how the source writes a missing value
 TARGET = "readmitted"
@@ -109,8 +123,9 @@ def _count(name: str, description: str, default: int, maximum: int, minimum: int
 
 
 def _drug(name: str) -> Column:
+    readable = name.capitalize().replace("-", " + ")  # glyburide-metformin → Glyburide + metformin
     return Column(
-        name, Kind.CATEGORY, f"{name}: prescribed, and whether the dose changed", "No", DRUG_DOSE
+        name, Kind.CATEGORY, f"{readable}: prescribed, and dose changed?", "No", DRUG_DOSE
     )
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from readmission import contract
+from readmission import contract, vocabulary
 
 from readmission_ui.client import ApiClient, InvalidInput
 
@@ -46,6 +46,15 @@ def to_patient(record: dict[str, Any]) -> dict[str, Any]:
         else:
             patient[col.name] = text
     return patient
+
+
+def describe(scored: pd.DataFrame) -> None:
+    """Add ``<diag>_description`` and ``<diag>_group`` (CCS) beside each diagnosis column."""
+    for col in (c for c in contract.FEATURES if c.vocabulary == "icd9"):
+        entries = [vocabulary.lookup(str(code)) for code in scored[col.name]]
+        at = scored.columns.get_loc(col.name) + 1
+        scored.insert(at, f"{col.name}_description", [e.description if e else "" for e in entries])
+        scored.insert(at + 1, f"{col.name}_group", [e.ccs_name if e else "" for e in entries])
 
 
 def score(client: ApiClient, frame: pd.DataFrame) -> BatchResult:
@@ -92,4 +101,5 @@ def score(client: ApiClient, frame: pd.DataFrame) -> BatchResult:
     scored["probability"] = [results[i][0] for i in order]
     scored["label"] = [results[i][1] for i in order]
     scored["model_version"] = [results[i][2] for i in order]
+    describe(scored)
     return BatchResult(scored, pd.DataFrame(invalid, columns=["row", "field", "problem"]), [])

@@ -63,5 +63,8 @@ class ApiClient:
     def explain(self, patient: dict[str, Any], top: int = 12) -> dict[str, Any]:
         return self._call("POST", "/explain", params={"top": top}, json=patient)
 
+    def search_icd9(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
+        return self._call("GET", "/vocabulary/icd9", params={"q": query, "limit": limit})
+
     def predict_batch(self, patients: list[dict[str, Any]]) -> dict[str, Any]:
         return self._call("POST", "/predict/batch", json={"patients": patients})

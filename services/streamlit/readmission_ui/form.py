@@ -1,4 +1,10 @@
-"""The patient form: one widget per contract feature, prefilled with a realistic patient."""
+"""The patient form: one widget per contract feature, prefilled with a realistic patient.
+
+Each input is labelled with the contract's description; its column name and what it accepts
+are in its help. The diagnoses are searchable pickers (readmission_ui.diagnosis). No
+``st.form``: the pickers search as a person types, so the form reruns on each change and the
+button submits.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,11 @@ import streamlit as st
 from readmission import codes, contract
 from readmission.contract import Kind
 
-UNKNOWN = "(unknown)"
+from readmission_ui import diagnosis
+from readmission_ui.client import ApiClient
+
+UNKNOWN = diagnosis.UNKNOWN
+SUBMIT = "Predict readmission risk"
 SECTIONS = {
     "Patient": ["race", "gender", "age", "weight", "payer_code"],
     "Admission": [
@@ -24,20 +34,18 @@ SECTIONS = {
         "num_procedures",
         "num_medications",
         "number_diagnoses",
-        "diag_1",
-        "diag_2",
-        "diag_3",
         "max_glu_serum",
         "A1Cresult",
         "change",
         "diabetesMed",
     ],
+    "Diagnoses (ICD-9-CM)": ["diag_1", "diag_2", "diag_3"],
     "Diabetes medications": list(contract.DRUGS),
 }
 
 
 def _widget(col: contract.Column, descriptions: dict[str, dict[int, str]]) -> Any:
-    label, help_text = col.name, col.description
+    label, help_text = col.description, col.help
     if col.kind is Kind.INTEGER:
         return st.number_input(
             label,
@@ -71,23 +79,25 @@ def _widget(col: contract.Column, descriptions: dict[str, dict[int, str]]) -> An
         value=col.default or "",
         key=col.name,
         max_chars=40,
-        help=help_text + (" — leave empty if unknown" if col.nullable else ""),
+        help=help_text,
     )
 
 
-def patient_form() -> dict[str, Any] | None:
-    """Render the form; return the patient when submitted, else None."""
+def patient_form(client: ApiClient) -> dict[str, Any] | None:
+    """Render the form; return the patient when the button is pressed, else None."""
     descriptions = codes.descriptions()
     values: dict[str, Any] = {}
-    with st.form("patient"):
-        for section, names in SECTIONS.items():
-            with st.expander(section, expanded=section != "Diabetes medications"):
-                columns = st.columns(3)
-                for i, name in enumerate(names):
-                    with columns[i % 3]:
-                        values[name] = _widget(contract.BY_NAME[name], descriptions)
-        submitted = st.form_submit_button("Predict readmission risk", type="primary")
-    if not submitted:
+    for section, names in SECTIONS.items():
+        with st.expander(section, expanded=section != "Diabetes medications"):
+            columns = st.columns(3)
+            for i, name in enumerate(names):
+                col = contract.BY_NAME[name]
+                with columns[i % 3]:
+                    if col.vocabulary == "icd9":
+                        values[name] = diagnosis.picker(col, client)
+                    else:
+                        values[name] = _widget(col, descriptions)
+    if not st.button(SUBMIT, type="primary"):
         return None
     return {k: (None if v in (UNKNOWN, "") else v) for k, v in values.items()}
 
