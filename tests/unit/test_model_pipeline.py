@@ -148,7 +148,11 @@ def test_clinical_features_group_the_diagnoses(frame) -> None:
     assert chronic == [1.0, 1.0, 0.0]
     ccs = preprocess.named_transformers_["ccs"][0].transform(row[list(clinical.DIAGNOSES)])
     # CCS 108: heart failure; 50: diabetes with complications; "hello" has no group.
-    assert ccs.iloc[0].tolist()[:2] == ["108", "50"] and pd.isna(ccs.iloc[0, 2])
+    assert ccs.iloc[0].tolist() == ["108", "50", ""]
+    missing = preprocess.named_transformers_["ccs"][0].transform(
+        row.assign(diag_3=None)[list(clinical.DIAGNOSES)]
+    )
+    assert missing.iloc[0, 2] is None  # missing stays missing (the encoders' own category)
     assert {explain.source_column(n) for n in encoded.columns} <= set(contract.FEATURE_NAMES)
 
 

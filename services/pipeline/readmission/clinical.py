@@ -3,14 +3,15 @@
 The vocabulary is turned into plain lookup tables (``code → value``) at build time, and each
 table is applied column by column (``Series.map(table)``) inside a ``FunctionTransformer``: the
 logged pipeline still holds only scikit-learn, pandas and builtin objects, and loads without
-this package. A code the tables do not hold (not ICD-9, or missing) maps to NaN, which the
-encoders treat as the "missing" category (and the chronic flag as 0).
+this package. A code the tables do not hold has no group ("") and is not chronic; a missing
+diagnosis stays missing (the encoders' "missing" category; not chronic).
 
 Which feature set a model uses is chosen on val by the training search (``FEATURE_SETS``).
 """
 
 from __future__ import annotations
 
+import collections
 import operator
 from functools import lru_cache
 
@@ -38,13 +39,18 @@ def tables() -> dict[str, dict[str, object]]:
 
 
 def mapper(table: str) -> operator.methodcaller:
-    """``frame.apply(lambda column: column.map(table))`` without a lambda: each column's codes
-    mapped through the table (a hash lookup; unknown or missing → NaN).
+    """``frame.apply(lambda column: column.map(lookup, na_action="ignore"))`` without a lambda.
 
-    Made of ``operator.methodcaller`` and a dict, it is saved by skops (the model format) and
-    by pickle alike; a function of this package would tie the model to the package.
+    ``lookup`` is a ``defaultdict`` of the table: a code it does not hold gets the default (no
+    group "", not chronic 0.0) by a plain hash lookup per value — pandas maps a dict without a
+    default by first turning all ~19k entries into a Series, ~20 ms per call. (A defaultdict
+    remembers the unknown codes it answered; the API lets only ICD-9-form codes through, so
+    that stays small.) Missing values are left missing. Built of ``operator.methodcaller``, a
+    defaultdict and builtins, it is saved by skops (the model format) and by pickle alike.
     """
-    return operator.methodcaller("apply", operator.methodcaller("map", tables()[table]))
+    default = float if table == "chronic" else str
+    lookup = collections.defaultdict(default, tables()[table])
+    return operator.methodcaller("apply", operator.methodcaller("map", lookup, "ignore"))
 
 
 def check(feature_set: str) -> str:
