@@ -177,6 +177,8 @@ def test_model_info_and_version_history(api, registered) -> None:
     )
     assert info["metrics"]["test_roc_auc_ci_low"] < info["metrics"]["test_roc_auc"]
     assert info["calibration"] in ("sigmoid", "isotonic")
+    assert info["serving_path"] == "compiled", info["serving_reason"]
+    assert "matches the pipeline" in info["serving_reason"]
     groups = {(g["attribute"], g["group"]) for g in info["subgroups"]}
     assert ("gender", "Female") in groups and ("age_group", "80+") in groups
     served = next(v for v in history if v["version"] == info["version"])
@@ -215,6 +217,9 @@ def test_metrics_expose_model_and_http_series(api) -> None:
         "readmission_inference_seconds_bucket",
         "readmission_prediction_probability",
         'readmission_model_reloads_total{result="success"}',
+        'readmission_serving_path{path="compiled"',
+        "readmission_microbatch_size_bucket",
+        "readmission_microbatch_wait_seconds_bucket",
         "http_requests_total",
     ):
         assert series in text, series

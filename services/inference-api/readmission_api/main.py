@@ -3,21 +3,40 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import mlflow
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_fastapi_instrumentator import Instrumentator
 
+from readmission_api.batching import MicroBatcher
 from readmission_api.inference_log import InferenceLog
 from readmission_api.model_store import ModelStore, NoModelError
 from readmission_api.routes import admin, health, model, predict, v2, vocabulary
 from readmission_api.settings import Settings
 
 log = logging.getLogger("readmission_api")
+
+
+def _printable(value: Any) -> Any:
+    """``value`` as JSON can hold it: bytes decoded (undecodable ones shown as U+FFFD), and
+    NaN / Infinity (which a JSON body may spell) as text."""
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", errors="replace")
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(v) for v in value]
+    return value
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -41,12 +60,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings.INFERENCE_LOG_FLUSH_SECONDS,
             )
             app.state.inference_log.start()
+        app.state.batcher = MicroBatcher(settings.MICROBATCH_WINDOW_MS, settings.MICROBATCH_MAX)
+        app.state.batcher.start()
         result = store.refresh()
         log.info("startup model check: %s", result)
         store.start_polling()
         try:
             yield
         finally:
+            await app.state.batcher.stop()
             store.stop()
             if app.state.inference_log is not None:
                 app.state.inference_log.stop()
@@ -63,6 +85,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(NoModelError)
     async def no_model(_: Request, exc: NoModelError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "10"})
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # As FastAPI's own handler, but what JSON cannot hold (bytes, NaN) is shown, not raised.
+        return JSONResponse({"detail": jsonable_encoder(_printable(exc.errors()))}, 422)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

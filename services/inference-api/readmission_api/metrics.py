@@ -25,3 +25,22 @@ LOG_WRITTEN = Counter("readmission_inference_log_written_total", "Inference log 
 LOG_DROPPED = Counter(
     "readmission_inference_log_dropped_total", "Inference log rows dropped (queue full or DB down)"
 )
+SERVING_PATH = Gauge(
+    "readmission_serving_path",
+    "Which path scores patients (1): compiled (lookup tables + direct model call) or pipeline",
+    ["path", "version"],
+)
+FAST_PATH_MISSES = Counter(
+    "readmission_fast_path_misses_total",
+    "Calls the compiled path could not encode (a value outside its tables): the pipeline scored",
+)
+BATCH_SIZE = Histogram(
+    "readmission_microbatch_size",
+    "Single-patient requests scored together in one model call",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+)
+QUEUE_WAIT = Histogram(
+    "readmission_microbatch_wait_seconds",
+    "Time a single-patient request waited for its micro-batch to be scored",
+    buckets=(0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1),
+)

@@ -6,20 +6,23 @@ already running: it finishes on the model it started with. A failed load keeps t
 
 from __future__ import annotations
 
+import gc
 import logging
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import mlflow
-import pandas as pd
+import numpy as np
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
-from readmission import contract, model, model_card
+from mlflow.models import Model
+from readmission import contract, model_card
 from sklearn.pipeline import Pipeline
 
-from readmission_api import metrics
+from readmission_api import metrics, scoring
 from readmission_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,7 @@ class LoadedModel:
     version: str
     run_id: str
     pipeline: Pipeline
+    scorer: scoring.Scorer
     threshold: float
     family: str | None
     calibration: str | None
@@ -48,11 +52,9 @@ class LoadedModel:
     subgroups: list[dict[str, Any]]
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
-    def predict_proba(self, frame: pd.DataFrame) -> Any:
-        """P(readmitted within 30 days) for raw rows; times the model call."""
-        features = model.to_model_frame(frame)
-        with metrics.INFERENCE_SECONDS.time():
-            return model.positive_proba(self.pipeline, features)
+    def predict_proba(self, rows: list[dict[str, Any]]) -> np.ndarray:
+        """P(readmitted within 30 days) for validated rows (the contract's columns)."""
+        return self.scorer.predict_proba(rows)
 
 
 def _subgroups(run_id: str) -> list[dict[str, Any]]:
@@ -64,6 +66,14 @@ def _subgroups(run_id: str) -> list[dict[str, Any]]:
         return []
     # JSON has no NaN: a metric that does not apply to a small group is null.
     return table.astype(object).where(table.notna(), None).to_dict("records")
+
+
+def _settle() -> None:
+    """After a load: collect the garbage of loading, then move what is left (the model, its
+    tables) out of the collector's sight, so later collections stay short (no GC pause of a
+    full heap walk in a request's tail). Objects still go when nothing refers to them."""
+    gc.collect()
+    gc.freeze()
 
 
 class ModelStore:
@@ -96,7 +106,11 @@ class ModelStore:
     def _load(self, version: str) -> LoadedModel:
         name, alias = self.settings.MODEL_NAME, self.settings.MODEL_ALIAS
         details = self.client.get_model_version(name, version)
-        pipeline = mlflow.sklearn.load_model(f"models:/{name}/{version}")
+        uri = f"models:/{name}/{version}"
+        with tempfile.TemporaryDirectory(prefix="readmission-model-") as folder:
+            local = mlflow.artifacts.download_artifacts(uri, dst_path=folder)
+            pipeline = mlflow.sklearn.load_model(local)
+            example = Model.load(local).load_input_example(local)  # checks the fast path
         run = self.client.get_run(details.run_id)
         loaded = LoadedModel(
             name=name,
@@ -104,6 +118,7 @@ class ModelStore:
             version=str(version),
             run_id=details.run_id,
             pipeline=pipeline,
+            scorer=scoring.build(pipeline, example, str(version)),
             threshold=float(pipeline.named_steps["classifier"].threshold),
             family=details.tags.get("family"),
             calibration=details.tags.get("calibration"),
@@ -118,7 +133,7 @@ class ModelStore:
             subgroups=_subgroups(details.run_id),
         )
         # Warm up (and prove it works) before it may take traffic.
-        loaded.predict_proba(pd.DataFrame([contract.default_patient()]))
+        loaded.predict_proba([contract.default_patient()])
         return loaded
 
     def refresh(self) -> str:
@@ -142,8 +157,11 @@ class ModelStore:
             except Exception as exc:
                 return self._failed("failure", f"loading version {version} failed: {exc}")
             self._current = loaded  # the atomic swap: one reference assignment
+            _settle()
             metrics.MODEL_INFO.clear()
             metrics.MODEL_INFO.labels(version=loaded.version, run_id=loaded.run_id).set(1)
+            metrics.SERVING_PATH.clear()
+            metrics.SERVING_PATH.labels(path=loaded.scorer.path, version=loaded.version).set(1)
             metrics.RELOADS.labels(result="success").inc()
             self.last_error = None
             old = current.version if current else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model
 from readmission import contract
 from readmission.contract import Kind
 
@@ -39,6 +39,19 @@ def _icd9(column: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+def _missing_marker(col: contract.Column) -> BeforeValidator:
+    """The data set writes a missing value as '?': accept it as missing, as cleaning does."""
+
+    def check(value: Any) -> Any:
+        if value != contract.MISSING:
+            return value
+        if col.nullable:
+            return None
+        raise ValueError(f"{col.name} is required: '?' (missing) is not accepted here")
+
+    return BeforeValidator(check)
+
+
 def _field(col: contract.Column) -> tuple[Any, Any]:
     """(type, FieldInfo) of one contract column."""
     if col.kind is Kind.INTEGER:
@@ -55,6 +68,7 @@ def _field(col: contract.Column) -> tuple[Any, Any]:
         kind = Annotated[kind, _icd9(col.name)]
     if col.nullable:
         kind = kind | None
+    kind = Annotated[kind, _missing_marker(col)]
     info = Field(
         None if col.nullable else ...,
         alias=col.name,
@@ -145,6 +159,11 @@ class ModelInfo(BaseModel):
         description="Test metrics by race, gender and age group (from the model card)"
     )
     loaded_at: datetime
+    serving_path: str = Field(
+        description="compiled: lookup tables + a direct model call (verified against the "
+        "pipeline at load); pipeline: the logged scikit-learn pipeline"
+    )
+    serving_reason: str = Field(description="Why this path serves")
     features: list[dict[str, Any]]
 
 

@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     INFERENCE_LOG_BATCH: int = Field(500, ge=1, description="Rows per inference-log insert")
     INFERENCE_LOG_QUEUE: int = Field(50_000, ge=1, description="Rows buffered before dropping")
     INFERENCE_LOG_FLUSH_SECONDS: float = Field(1.0, gt=0)
+    MICROBATCH_WINDOW_MS: float = Field(
+        1.0, ge=0, le=50, description="Under load, how long /predict waits to batch requests"
+    )
+    MICROBATCH_MAX: int = Field(64, ge=1, description="Most /predict requests in one model call")
     ADMIN_TOKEN: SecretStr | None = Field(None, description="Bearer token of POST /admin/reload")
     HOST: str = "0.0.0.0"
     PORT: int = 8989

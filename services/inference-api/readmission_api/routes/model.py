@@ -43,6 +43,8 @@ def model_info(model: ModelDep) -> ModelInfo:
         promotion=model.promotion,
         subgroups=model.subgroups,
         loaded_at=model.loaded_at,
+        serving_path=model.scorer.path,
+        serving_reason=model.scorer.reason,
         features=features,
     )
 

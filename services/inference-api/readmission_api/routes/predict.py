@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Query
 from readmission import contract, explain
 
 from readmission_api import metrics
-from readmission_api.deps import LogDep, ModelDep, SettingsDep
+from readmission_api.deps import BatcherDep, LogDep, ModelDep, SettingsDep
 from readmission_api.model_store import LoadedModel
 from readmission_api.schemas import (
     BAD_BODY,
@@ -34,12 +34,16 @@ def model_ref(model: LoadedModel) -> ModelRef:
     return ModelRef(name=model.name, alias=model.alias, version=model.version, run_id=model.run_id)
 
 
-def score(model: LoadedModel, rows: list[dict[str, Any]], endpoint: str, log: LogDep) -> tuple:
-    """Probabilities and labels for raw rows; counts them and queues the inference log."""
-    started = time.perf_counter()
-    proba = model.predict_proba(pd.DataFrame(rows))
-    labels = (proba >= model.threshold).astype(int)
-    latency_ms = (time.perf_counter() - started) * 1000
+def record(
+    model: LoadedModel,
+    rows: list[dict[str, Any]],
+    proba: Any,
+    endpoint: str,
+    log: LogDep,
+    ms: float,
+) -> tuple[list[float], list[int]]:
+    """Labels for the probabilities; counts them and queues the inference log."""
+    labels = [int(p >= model.threshold) for p in proba]
     for p, label in zip(proba, labels, strict=True):
         metrics.PREDICTIONS.labels(label=str(label), model_version=model.version).inc()
         metrics.PROBABILITY.observe(float(p))
@@ -54,20 +58,39 @@ def score(model: LoadedModel, rows: list[dict[str, Any]], endpoint: str, log: Lo
                     "run_id": model.run_id,
                     "features": row,
                     "probability": float(p),
-                    "label": int(label),
-                    "latency_ms": latency_ms / len(rows),
+                    "label": label,
+                    "latency_ms": ms / len(rows),
                     "endpoint": endpoint,
                 }
                 for row, p, label in zip(rows, proba, labels, strict=True)
             ]
         )
-    return [float(p) for p in proba], [int(x) for x in labels]
+    return [float(p) for p in proba], labels
+
+
+def score(model: LoadedModel, rows: list[dict[str, Any]], endpoint: str, log: LogDep) -> tuple:
+    """Probabilities and labels for validated rows, in one model call."""
+    started = time.perf_counter()
+    proba = model.predict_proba(rows)
+    return record(model, rows, proba, endpoint, log, (time.perf_counter() - started) * 1000)
 
 
 @router.post("/predict", response_model=Prediction, responses=ERRORS)
-def predict(patient: Patient, model: ModelDep, log: LogDep) -> Prediction:  # type: ignore[valid-type]
-    """Risk of readmission within 30 days for one patient."""
-    proba, labels = score(model, [patient_row(patient)], "/predict", log)
+async def predict(
+    patient: Patient,  # type: ignore[valid-type]
+    model: ModelDep,
+    log: LogDep,
+    batcher: BatcherDep,
+) -> Prediction:
+    """Risk of readmission within 30 days for one patient (scored in a micro-batch)."""
+    row = patient_row(patient)
+    started = time.perf_counter()
+    try:
+        probability = await batcher.score(model, row)
+    except (KeyError, ValueError) as exc:
+        raise HTTPException(422, f"this patient could not be scored: {exc}") from exc
+    ms = (time.perf_counter() - started) * 1000
+    proba, labels = record(model, [row], [probability], "/predict", log, ms)
     return Prediction(
         probability=proba[0], label=labels[0], threshold=model.threshold, model=model_ref(model)
     )
