@@ -119,9 +119,13 @@ logs: ## The last lines of every local service's log
 clean-local: down ## Stop and wipe .local/ (all local data)
 	rm -rf $${MLOPS_HOME:-$(CURDIR)/.local}
 
-load-test: install ## Locust against API_URL (default the local API): 20 users, 1 minute, headless
-	$(RUN)/locust -f services/locust/locustfile.py --host $${API_URL:-http://127.0.0.1:8989} \
-		--headless -u 20 -r 5 -t 1m --only-summary
+load-test: install ## Capacity finder against API_URL: users step up until p95 > SLO; reports/ + JSON
+	mkdir -p reports
+	CAPACITY_REPORT=reports/capacity.json $(RUN)/locust \
+		-f services/locust/locustfile.py,services/locust/capacity.py \
+		--host $${API_URL:-http://127.0.0.1:8989} --headless --only-summary \
+		--html reports/locust.html --csv reports/locust
+	@cat reports/capacity.json
 
 pipeline-ingest: install ## Load the next batch into DATA_DB_URL (same code as the DAG)
 	$(RUN)/python -m readmission ingest

@@ -1,7 +1,8 @@
 """Load test of the inference API (HTTP only, at API_URL / --host).
 
-Mostly single predictions of varied realistic patients, some batches, some model reads —
-the mix a clinic front end would send. Run headless, bounded in users, rate and time:
+Mostly single predictions of real patients sampled from the data set (LOAD_TEST_DATA), some
+batches, some model reads — the mix a clinic front end would send. Run headless, bounded in
+users, rate and time (`make load-test` adds capacity.py, which steps the users up):
 
     locust -f services/locust/locustfile.py --host http://127.0.0.1:8989 \\
         --headless -u 20 -r 5 -t 1m --only-summary
@@ -9,29 +10,46 @@ the mix a clinic front end would send. Run headless, bounded in users, rate and 
 
 from __future__ import annotations
 
+import csv
+import gzip
 import os
 import random
+from pathlib import Path
 
 from locust import FastHttpUser, between, task
 from readmission import contract
 
-AGES = contract.AGE_BRACKETS[3:]
+DATA = Path(
+    os.environ.get(
+        "LOAD_TEST_DATA", Path(__file__).resolve().parents[2] / "data" / "diabetic_data.csv.gz"
+    )
+)
+SAMPLE = 5_000  # real rows kept in memory, each user draws from them
+
+
+def _load(path: Path, size: int, seed: int = 0) -> list[dict]:
+    """``size`` real encounters of the data set as request bodies (in scope; '?' as sent)."""
+    with gzip.open(path, "rt", newline="") if path.suffix == ".gz" else open(path) as handle:
+        records = list(csv.DictReader(handle))
+    rows = []
+    for record in random.Random(seed).sample(records, min(size * 2, len(records))):
+        if int(record["discharge_disposition_id"]) in contract.NOT_READMITTABLE:
+            continue
+        row = {}
+        for col in contract.FEATURES:
+            value = record[col.name]
+            numeric = col.kind in (contract.Kind.INTEGER, contract.Kind.CODE)
+            row[col.name] = int(value) if numeric else value
+        rows.append(row)
+    return rows[:size]
+
+
+PATIENTS = _load(DATA, SAMPLE)
 
 
 def patient(rng: random.Random) -> dict:
-    """The default patient with the features that matter most varied."""
-    body = contract.default_patient()
-    body.update(
-        age=rng.choice(AGES),
-        time_in_hospital=rng.randint(1, 14),
-        number_inpatient=rng.choice((0, 0, 0, 1, 2, 4, 8)),
-        number_emergency=rng.choice((0, 0, 1, 3)),
-        num_medications=rng.randint(1, 60),
-        discharge_disposition_id=rng.choice((1, 1, 3, 6, 22)),
-        A1Cresult=rng.choice(contract.BY_NAME["A1Cresult"].allowed),
-        diag_1=rng.choice(("428", "414", "786", "410", "486", "250.8", "V57")),
-    )
-    return body
+    """A real patient of the data set (the API takes its '?' as missing, as cleaning does)."""
+    return rng.choice(PATIENTS)
 
 
 class Clinician(FastHttpUser):
