@@ -101,8 +101,8 @@ evaluate: install ## Throwaway stack: all batches through ingest→clean→train
 bench-ingest: install ## Benchmark batch ingest against psql \copy of the same CSV; prints JSON
 	$(RUN)/python -m tests.bench.bench_ingest
 
-bench-api: install ## Benchmark API latency (vs model-only time) and memory on a real model; prints JSON
-	$(RUN)/python -m tests.bench.bench_api
+bench-api: install ## Our API vs `mlflow models serve` on the evaluate champion (50 clients); writes docs/performance.md, prints JSON
+	$(RUN)/python -m tests.bench.bench_api --write-docs
 
 up: install ## Start the whole system locally (Postgres, S3, MLflow, Airflow, API, UI[, Prometheus])
 	@$(RUN)/python -m readmission.local.up up
