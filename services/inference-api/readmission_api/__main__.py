@@ -14,5 +14,6 @@ uvicorn.run(
     host=settings.HOST,
     port=settings.PORT,
     log_level="info",
+    access_log=settings.ACCESS_LOG,
     timeout_graceful_shutdown=20,
 )

@@ -29,5 +29,8 @@ class Settings(BaseSettings):
     )
     MICROBATCH_MAX: int = Field(64, ge=1, description="Most /predict requests in one model call")
     ADMIN_TOKEN: SecretStr | None = Field(None, description="Bearer token of POST /admin/reload")
+    ACCESS_LOG: bool = Field(
+        False, description="One log line per request (Prometheus counts requests either way)"
+    )
     HOST: str = "0.0.0.0"
     PORT: int = 8989
