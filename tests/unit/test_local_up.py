@@ -1,9 +1,13 @@
-"""`make up`'s own rules: busy ports are refused by name, credentials are made once."""
+"""`make up`'s own rules: busy ports are refused by name, credentials are made once, and
+`make status` / `make logs` behave in a pipe."""
 
 from __future__ import annotations
 
+import os
 import socket
 import stat
+import subprocess
+import sys
 
 import pytest
 from readmission.local.process import ServiceError
@@ -34,3 +38,20 @@ def test_credentials_are_generated_once_private_and_reused(tmp_path) -> None:
     assert len(first["POSTGRES_PASSWORD"]) >= 24 and first["AIRFLOW_ADMIN_USER"] == "admin"
     assert stat.S_IMODE(layout.credentials_file.stat().st_mode) == 0o600
     assert credentials(layout) == first
+
+
+@pytest.mark.parametrize("command", ["status", "logs"])
+def test_status_and_logs_stop_quietly_in_a_closed_pipe(tmp_path, command) -> None:
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "api.log").write_text("line\n" * 5000)
+    env = {**os.environ, "MLOPS_HOME": str(tmp_path)}
+    done = subprocess.run(
+        f"{sys.executable} -m readmission.local.up {command} | head -1",
+        shell=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and len(done.stdout.splitlines()) == 1
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr

@@ -532,6 +532,11 @@ def main(argv: list[str] | None = None) -> int:
             return status(layout)
         else:
             logs(layout)
+    except BrokenPipeError:
+        # The reader went away (`make status | head`): stop quietly, as `cat` does. Point
+        # stdout at /dev/null so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (process.ServiceError, subprocess.CalledProcessError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         print(
