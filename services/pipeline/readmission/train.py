@@ -144,25 +144,18 @@ def _trial(
 
 def _trials(
     family: str, space: list[dict[str, Any]], data: Dataset, seed: int, feature_sets: tuple
-) -> tuple[list[dict[str, Any]], list[tuple[str, dict[str, Any]]], dict[int, Pipeline]]:
+) -> tuple[list[dict[str, Any]], list[tuple[str, dict[str, Any]]], list[Pipeline]]:
     """The first configuration with every feature set, the others with the set that won on val."""
     configs = [(features, space[0]) for features in feature_sets]
-    trials, fitted = [], {}
-
-    def run(config: tuple[str, dict[str, Any]]) -> None:
-        i = len(trials)
-        trial, fitted[i] = _trial(i, family, config, data, seed)
-        trials.append(trial)
-
-    for config in configs:
-        run(config)
-    winner = _select(trials)["feature_set"]
-    configs += [(winner, params) for params in space[1:]]
-    for config in configs[len(feature_sets) :]:
-        run(config)
-    for trial in trials[: len(feature_sets)]:
+    results = [_trial(i, family, config, data, seed) for i, config in enumerate(configs)]
+    for trial, _ in results:
         trial["feature_comparison"] = True  # the same configuration, each feature set
-    return trials, configs, fitted
+    winner = _select([trial for trial, _ in results])["feature_set"]
+    configs += [(winner, params) for params in space[1:]]
+    results += [
+        _trial(i, family, configs[i], data, seed) for i in range(len(feature_sets), len(configs))
+    ]
+    return [trial for trial, _ in results], configs, [pipeline for _, pipeline in results]
 
 
 def tune(
