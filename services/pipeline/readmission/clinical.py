@@ -53,6 +53,16 @@ def mapper(table: str) -> operator.methodcaller:
     return operator.methodcaller("apply", operator.methodcaller("map", lookup, "ignore"))
 
 
+def lookup_in(func: object) -> dict[str, object] | None:
+    """The table inside a function ``mapper()`` made (its inverse), or None for another one."""
+    try:
+        _, (outer, inner) = func.__reduce__()  # methodcaller("apply", inner)
+        _, (name, lookup, _) = inner.__reduce__()  # methodcaller("map", lookup, "ignore")
+    except (TypeError, ValueError, AttributeError):
+        return None
+    return lookup if (outer, name) == ("apply", "map") and isinstance(lookup, dict) else None
+
+
 def check(feature_set: str) -> str:
     if feature_set not in FEATURE_SETS:
         raise ValueError(f"unknown feature set {feature_set!r}; expected one of {FEATURE_SETS}")

@@ -39,20 +39,20 @@ class NotCompilable(Exception):
 
 @dataclass(frozen=True)
 class ColumnTable:
-    """What one input column writes into the encoded vector."""
+    """What one input column writes into the encoded vector: one row of ``block`` per value."""
 
     name: str
     positions: np.ndarray  # where in the vector
-    values: dict[Any, np.ndarray]  # value → the slice at ``positions``
-    unseen: np.ndarray | None  # for a value not in ``values`` (open text columns only)
+    index: dict[Any, int]  # value → its row of ``block``
+    block: np.ndarray  # (distinct encodings, positions)
+    unseen: int | None  # the row of a value outside ``index`` (open text columns), else KeyError
 
-    def slice(self, value: Any) -> np.ndarray:
-        found = self.values.get(value)
-        if found is not None:
-            return found
-        if self.unseen is None:
-            raise KeyError(f"{self.name}={value!r} is outside what the model was compiled for")
-        return self.unseen
+    def rows(self, values: list[Any]) -> list[int]:
+        index, unseen = self.index, self.unseen
+        try:
+            return [index[v] if unseen is None else index.get(v, unseen) for v in values]
+        except KeyError as exc:
+            raise KeyError(f"{self.name}={exc.args[0]!r} is outside what the model knows") from None
 
 
 def _domain(col: contract.Column, preprocess: Any) -> list[Any]:
@@ -65,11 +65,14 @@ def _domain(col: contract.Column, preprocess: Any) -> list[Any]:
     if col.nullable:  # the encoders' own word for missing is a value a request could send
         values.add(model.MISSING_CATEGORY)
     for _, transformer, columns in preprocess.transformers_:
-        last = transformer.steps[-1][1] if isinstance(transformer, Pipeline) else transformer
+        steps = [s for _, s in transformer.steps] if isinstance(transformer, Pipeline) else []
+        last = steps[-1] if steps else transformer
         if col.name in columns and hasattr(last, "categories_"):
             values.update(str(v) for v in last.categories_[list(columns).index(col.name)])
-    if col.name in clinical.DIAGNOSES and "ccs" in preprocess.named_transformers_:
-        values.update(clinical.tables()["ccs"])
+        # The codes of the model's own clinical lookups (not today's vocabulary: the model's).
+        lookups = (clinical.lookup_in(getattr(s, "func", None)) for s in steps or [transformer])
+        if col.name in columns:
+            values.update(*(lookup for lookup in lookups if lookup is not None))
     return [None, *sorted(values)] if col.nullable else sorted(values)
 
 
@@ -91,11 +94,12 @@ def _tables(preprocess: Any, sources: np.ndarray) -> tuple[ColumnTable, ...]:
     for col in columns:
         positions = np.flatnonzero(sources == col.name)
         domain = domains[col.name]
-        block = encoded[: len(domain)][:, positions]
-        unseen = block[-1] if domain[-1] == UNSEEN else None
-        known = domain[:-1] if unseen is not None else domain
-        values = dict(zip(known, block, strict=False))
-        tables.append(ColumnTable(col.name, positions, values, unseen))
+        # Values that encode alike share a row (most diagnosis codes differ by group only).
+        encodings = encoded[: len(domain)][:, positions]
+        block, rows_of = np.unique(encodings, axis=0, return_inverse=True)
+        index = {v: int(r) for v, r in zip(domain, rows_of.ravel(), strict=True)}
+        unseen = index.pop(UNSEEN, None)  # open text columns only
+        tables.append(ColumnTable(col.name, positions, index, block, unseen))
     return tuple(tables)
 
 
@@ -105,12 +109,13 @@ class CompiledModel:
 
     tables: tuple[ColumnTable, ...]
     width: int
-    score: Any  # encoded rows → P(readmitted)
+    score: Any  # encoded rows → P(readmitted): a DirectScore
 
     def encode(self, rows: list[dict[str, Any]]) -> np.ndarray:
         out = np.empty((len(rows), self.width))
         for table in self.tables:
-            out[:, table.positions] = [table.slice(row.get(table.name)) for row in rows]
+            picked = table.rows([row.get(table.name) for row in rows])
+            out[:, table.positions] = table.block[picked]
         return out
 
     def predict_proba(self, rows: list[dict[str, Any]]) -> np.ndarray:
@@ -118,8 +123,33 @@ class CompiledModel:
         return self.score(self.encode(rows))
 
 
-def _scorer(pipeline: Pipeline) -> Any:
-    """The estimator (and calibrator) as a function of encoded rows, called directly."""
+@dataclass(frozen=True)
+class DirectScore:
+    """The estimator (and calibrator) called directly on encoded rows (picklable, so a model
+    can be compiled in another process)."""
+
+    booster: Any | None  # a LightGBM Booster, or None for a linear model
+    coef: np.ndarray | None
+    intercept: float
+    calibrator: Any | None  # sigmoid or isotonic, fitted on the raw score
+
+    def raw(self, X: np.ndarray) -> np.ndarray:
+        logit = self.calibrator is not None  # calibration sees the raw score, as sklearn does
+        if self.booster is not None:
+            return self.booster.predict(X, raw_score=logit, num_threads=1)
+        decision = X @ self.coef + self.intercept
+        return decision if logit else expit(decision)
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        if self.calibrator is None:
+            return self.raw(X)
+        proba = self.calibrator.predict(self.raw(X))
+        proba[(proba > 1.0) & (proba <= 1.0 + 1e-5)] = 1.0  # as CalibratedClassifierCV does
+        return proba
+
+
+def _scorer(pipeline: Pipeline) -> DirectScore:
+    """The fitted estimator and calibrator, taken out of the pipeline."""
     fitted = pipeline.named_steps["classifier"].estimator_
     calibrator = None
     if isinstance(fitted, CalibratedClassifierCV):
@@ -128,24 +158,10 @@ def _scorer(pipeline: Pipeline) -> Any:
             raise NotCompilable(f"calibration {calibrated.method!r}")
         fitted, calibrator = calibrated.estimator, calibrated.calibrators[0]
     if isinstance(fitted, LogisticRegression):
-        coef, intercept = fitted.coef_[0], float(fitted.intercept_[0])
-        decision = lambda X: X @ coef + intercept  # noqa: E731
-        raw = decision if calibrator is not None else lambda X: expit(decision(X))
-    elif hasattr(fitted, "booster_"):
-        # Calibration sees LightGBM's decision_function (raw log-odds), as sklearn picks it.
-        booster, logit = fitted.booster_, calibrator is not None
-        raw = lambda X: booster.predict(X, raw_score=logit, num_threads=1)  # noqa: E731
-    else:
-        raise NotCompilable(f"estimator {type(fitted).__name__}")
-    if calibrator is None:
-        return raw
-
-    def calibrated_score(X: np.ndarray) -> np.ndarray:
-        proba = calibrator.predict(raw(X))
-        proba[(proba > 1.0) & (proba <= 1.0 + 1e-5)] = 1.0  # as CalibratedClassifierCV does
-        return proba
-
-    return calibrated_score
+        return DirectScore(None, fitted.coef_[0], float(fitted.intercept_[0]), calibrator)
+    if hasattr(fitted, "booster_"):
+        return DirectScore(fitted.booster_, None, 0.0, calibrator)
+    raise NotCompilable(f"estimator {type(fitted).__name__}")
 
 
 def compile_pipeline(pipeline: Pipeline) -> CompiledModel:
@@ -164,7 +180,7 @@ def sample(compiled: CompiledModel, n: int, seed: int) -> list[dict[str, Any]]:
     rng = np.random.default_rng(seed)
     rows = [dict(contract.default_patient()) for _ in range(n)]
     for table in compiled.tables:
-        values = list(table.values)
+        values = list(table.index)
         for row, i in zip(rows, rng.integers(0, len(values), n), strict=True):
             row[table.name] = values[i]
     return rows
