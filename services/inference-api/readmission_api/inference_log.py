@@ -1,4 +1,4 @@
-"""Write each prediction to ``serving.predictions`` in the background, in batches.
+"""Write each prediction to ``serving.predictions`` in the background, in batches (COPY).
 
 Serving never waits for the database: rows go to a bounded queue; a thread inserts them in
 batches. If the queue is full or the database is down, rows are dropped and counted
@@ -13,11 +13,13 @@ import threading
 import time
 from typing import Any
 
+from psycopg.types.json import Jsonb
 from readmission import db
 
 from readmission_api import metrics
 
 log = logging.getLogger(__name__)
+COLUMNS = [c.name for c in db.predictions.columns if c.name != "id"]
 
 
 class InferenceLog:
@@ -62,8 +64,13 @@ class InferenceLog:
             if not self._table_ready:
                 db.create_schema(self._engine, tables=[db.predictions])
                 self._table_ready = True
-            with self._engine.begin() as conn:
-                conn.execute(db.predictions.insert(), rows)
+            # COPY: a tenth of an INSERT's cost, on both sides (the API shares its cores).
+            with (
+                self._engine.begin() as conn,
+                db.copy_into(conn, db.predictions, COLUMNS, fmt="text") as copy,
+            ):
+                for row in rows:
+                    copy.write_row([row[c] if c != "features" else Jsonb(row[c]) for c in COLUMNS])
             metrics.LOG_WRITTEN.inc(len(rows))
         except Exception as exc:
             metrics.LOG_DROPPED.inc(len(rows))

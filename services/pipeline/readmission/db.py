@@ -194,10 +194,13 @@ def quoted(names: Iterable[str]) -> str:
 
 
 @contextmanager
-def copy_into(conn: Connection, table: sa.Table, columns: Iterable[str]) -> Iterator:
-    """A psycopg COPY ... FROM STDIN (CSV) writer inside ``conn``'s open transaction."""
+def copy_into(
+    conn: Connection, table: sa.Table, columns: Iterable[str], fmt: str = "csv"
+) -> Iterator:
+    """A psycopg COPY ... FROM STDIN writer inside ``conn``'s open transaction: ``fmt`` "csv"
+    takes ``write(text)``, "text" takes ``write_row(values)`` (psycopg adapts each value)."""
     statement = (
-        f'COPY "{table.schema}"."{table.name}" ({quoted(columns)}) FROM STDIN WITH (FORMAT csv)'
+        f'COPY "{table.schema}"."{table.name}" ({quoted(columns)}) FROM STDIN WITH (FORMAT {fmt})'
     )
     cursor = conn.connection.driver_connection.cursor()
     try:
