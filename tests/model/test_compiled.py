@@ -68,7 +68,7 @@ def test_a_model_the_compiler_does_not_know_is_served_by_the_pipeline(splits) ->
     pipeline = model.build("logistic_regression", {}, rows["patient_nbr"])
     pipeline.steps[-1] = ("classifier", FixedThresholdClassifier(DummyClassifier()))
     pipeline.fit(model.to_model_frame(rows), rows[contract.LABEL].to_numpy())
-    scorer = scoring.build(pipeline, None, "test")
+    scorer = scoring.build(pipeline, [], "test")
     assert scorer.path == "pipeline" and "not compilable" in scorer.reason
     patients = records(splits["test"].head(20))
     assert np.allclose(scorer.predict_proba(patients), scorer.pipeline_proba(patients))
@@ -78,7 +78,7 @@ def test_a_compiled_model_that_disagrees_is_refused(splits, monkeypatch) -> None
     rows = splits["train"].head(3000)
     pipeline = model.build("logistic_regression", {}, rows["patient_nbr"])
     pipeline.fit(model.to_model_frame(rows), rows[contract.LABEL].to_numpy())
-    assert scoring.build(pipeline, None, "ok").path == "compiled"
+    assert scoring.build(pipeline, [], "ok").path == "compiled"
     # A compiler that is off by a hair must not serve.
     real = compiled.compile_pipeline
 
@@ -87,5 +87,5 @@ def test_a_compiled_model_that_disagrees_is_refused(splits, monkeypatch) -> None
         return dataclasses.replace(good, score=lambda X: good.score(X) + 1e-6)
 
     monkeypatch.setattr(compiled, "compile_pipeline", off_by_a_hair)
-    scorer = scoring.build(pipeline, None, "off")
+    scorer = scoring.build(pipeline, [], "off")
     assert scorer.path == "pipeline" and scorer.reason.startswith("refused: differs")

@@ -6,26 +6,28 @@ already running: it finishes on the model it started with. A failed load keeps t
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
+import json
 import logging
 import tempfile
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-import mlflow
 import numpy as np
-from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
-from mlflow.models import Model
 from readmission import contract, model_card
 from sklearn.pipeline import Pipeline
 
-from readmission_api import metrics, scoring
+from readmission_api import loading, metrics, registry, scoring
+from readmission_api.registry import NotFound, Registry
 from readmission_api.settings import Settings
 
 log = logging.getLogger(__name__)
+PROMOTION = "promotion."  # the prefix of the promotion decision's version tags
 
 
 class NoModelError(RuntimeError):
@@ -57,22 +59,42 @@ class LoadedModel:
         return self.scorer.predict_proba(rows)
 
 
-def _subgroups(run_id: str) -> list[dict[str, Any]]:
-    """The model card's subgroup table, or [] for a model logged without one."""
+def _subgroups(registry: Registry, run: dict[str, Any]) -> list[dict[str, Any]]:
+    """The model card's subgroup table (``mlflow.log_table``'s JSON), or [] without one."""
     try:
-        table = mlflow.load_table(model_card.SUBGROUPS_PATH, run_ids=[run_id])
+        table = json.loads(registry.run_artifact(run, model_card.SUBGROUPS_PATH))
     except Exception as exc:  # a model from before model cards, or the artifact is missing
-        log.info("no subgroup table for run %s: %s", run_id, exc)
+        log.info("no subgroup table for run %s: %s", run["info"]["run_id"], exc)
         return []
-    # JSON has no NaN: a metric that does not apply to a small group is null.
-    return table.astype(object).where(table.notna(), None).to_dict("records")
+    # A metric that does not apply to a small group is NaN there; JSON has null for it.
+    columns = table["columns"]
+    return [
+        {c: None if isinstance(v, float) and v != v else v for c, v in zip(columns, r, strict=True)}
+        for r in table["data"]
+    ]
+
+
+def prepare(folder: Path, version: str) -> scoring.Scorer:
+    """The downloaded model, loaded and compiled (and the compiled path checked against the
+    pipeline on its input example): run in the loading child (``loading.in_child``)."""
+    pipeline = loading.load_pipeline(folder)
+    return scoring.build(pipeline, loading.input_example(folder), version)
+
+
+def _release_free_heap() -> None:
+    """Hand the heap pages freed by loading back to the OS (glibc keeps them otherwise)."""
+    libc = ctypes.util.find_library("c")
+    if libc and hasattr(ctypes.CDLL(libc), "malloc_trim"):
+        ctypes.CDLL(libc).malloc_trim(0)
 
 
 def _settle() -> None:
-    """After a load: collect the garbage of loading, then move what is left (the model, its
-    tables) out of the collector's sight, so later collections stay short (no GC pause of a
-    full heap walk in a request's tail). Objects still go when nothing refers to them."""
+    """After a load: collect the garbage of loading, give its memory back, then move what is
+    left (the model, its tables) out of the collector's sight, so later collections stay short
+    (no GC pause of a full heap walk in a request's tail). Objects still go when nothing refers
+    to them."""
     gc.collect()
+    _release_free_heap()
     gc.freeze()
 
 
@@ -81,7 +103,7 @@ class ModelStore:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.client = MlflowClient(tracking_uri=settings.MLFLOW_TRACKING_URI)
+        self.registry = Registry(settings.MLFLOW_TRACKING_URI)
         self._current: LoadedModel | None = None
         self._load_lock = threading.Lock()
         self._stop = threading.Event()
@@ -105,32 +127,30 @@ class ModelStore:
 
     def _load(self, version: str) -> LoadedModel:
         name, alias = self.settings.MODEL_NAME, self.settings.MODEL_ALIAS
-        details = self.client.get_model_version(name, version)
-        uri = f"models:/{name}/{version}"
+        details = self.registry.version(name, version)
+        tags = registry.tags(details)
         with tempfile.TemporaryDirectory(prefix="readmission-model-") as folder:
-            local = mlflow.artifacts.download_artifacts(uri, dst_path=folder)
-            pipeline = mlflow.sklearn.load_model(local)
-            example = Model.load(local).load_input_example(local)  # checks the fast path
-        run = self.client.get_run(details.run_id)
+            local = self.registry.download_model(name, version, Path(folder))
+            scorer = loading.in_child(prepare, local, str(version))
+        log.info("version %s is served by the %s path: %s", version, scorer.path, scorer.reason)
+        pipeline = scorer.pipeline
+        run = self.registry.run(details["run_id"])
+        run_metrics = {m["key"]: m["value"] for m in run["data"].get("metrics", [])}
         loaded = LoadedModel(
             name=name,
             alias=alias,
             version=str(version),
-            run_id=details.run_id,
+            run_id=details["run_id"],
             pipeline=pipeline,
-            scorer=scoring.build(pipeline, example, str(version)),
+            scorer=scorer,
             threshold=float(pipeline.named_steps["classifier"].threshold),
-            family=details.tags.get("family"),
-            calibration=details.tags.get("calibration"),
-            metrics={k: v for k, v in run.data.metrics.items() if k.startswith(("test_", "val_"))},
-            promoted_at=details.tags.get("promotion.promoted_at"),
-            promotion_reason=details.tags.get("promotion.reason"),
-            promotion={
-                k.removeprefix("promotion."): v
-                for k, v in details.tags.items()
-                if k.startswith("promotion.")
-            },
-            subgroups=_subgroups(details.run_id),
+            family=tags.get("family"),
+            calibration=tags.get("calibration"),
+            metrics={k: v for k, v in run_metrics.items() if k.startswith(("test_", "val_"))},
+            promoted_at=tags.get("promotion.promoted_at"),
+            promotion_reason=tags.get("promotion.reason"),
+            promotion={k[len(PROMOTION) :]: v for k, v in tags.items() if k.startswith(PROMOTION)},
+            subgroups=_subgroups(self.registry, run),
         )
         # Warm up (and prove it works) before it may take traffic.
         loaded.predict_proba([contract.default_patient()])
@@ -141,14 +161,12 @@ class ModelStore:
         with self._load_lock:
             name, alias = self.settings.MODEL_NAME, self.settings.MODEL_ALIAS
             try:
-                version = self.client.get_model_version_by_alias(name, alias).version
-            except MlflowException as exc:
-                if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-                    self.last_error = f"{name}@{alias} does not exist yet"
-                    return "absent"
+                version = self.registry.version_by_alias(name, alias)["version"]
+            except NotFound:
+                self.last_error = f"{name}@{alias} does not exist yet"
+                return "absent"
+            except Exception as exc:  # unreachable, or an error answer
                 return self._failed("unreachable", f"registry error: {exc}")
-            except Exception as exc:  # network errors surface as many types
-                return self._failed("unreachable", f"registry unreachable: {exc}")
             current = self._current
             if current is not None and current.version == str(version):
                 return "unchanged"
@@ -189,3 +207,4 @@ class ModelStore:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.registry.close()

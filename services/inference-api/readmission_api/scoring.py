@@ -50,18 +50,12 @@ class Scorer:
                 return self.pipeline_proba(rows)
 
 
-def _rows(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
-    if frame is None:
-        return []
-    records = frame.to_dict("records")
-    return [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in records]
-
-
-def build(pipeline: Pipeline, example: pd.DataFrame | None, version: str) -> Scorer:
-    """Compile and verify; fall back to the pipeline (with the reason) when either fails."""
+def build(pipeline: Pipeline, example: list[dict[str, Any]], version: str) -> Scorer:
+    """Compile and verify on the input example's rows and a sample; fall back to the pipeline
+    (with the reason) when either fails."""
     try:
         fast = compiled.compile_pipeline(pipeline)
-        reference = _rows(example) + compiled.sample(fast, REFERENCE_ROWS, seed=0)
+        reference = example + compiled.sample(fast, REFERENCE_ROWS, seed=0)
         difference = compiled.max_difference(pipeline, fast, reference)
     except compiled.NotCompilable as exc:
         scorer = Scorer(pipeline, None, f"not compilable: {exc}")
@@ -75,5 +69,4 @@ def build(pipeline: Pipeline, example: pd.DataFrame | None, version: str) -> Sco
         else:
             reason = f"matches the pipeline on {len(reference)} rows (max diff {difference:.2g})"
             scorer = Scorer(pipeline, fast, reason)
-    log.info("version %s is served by the %s path: %s", version, scorer.path, scorer.reason)
     return scorer

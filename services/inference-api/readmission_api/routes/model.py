@@ -54,28 +54,26 @@ def versions(store: StoreDep) -> list[ModelVersion]:
     """Every registered version, newest first, with its promotion decision (read-only)."""
     name = store.settings.MODEL_NAME
     try:
-        found = store.client.search_model_versions(f"name = '{name}'", max_results=200)
-        # Search results carry no aliases; the registered model has them.
-        aliases: dict[str, list[str]] = {}
-        for alias, version in (store.client.get_registered_model(name).aliases or {}).items():
-            aliases.setdefault(str(version), []).append(alias)
+        found = store.registry.versions(name)
+        aliases = store.registry.aliases(name)
     except Exception as exc:
         raise HTTPException(503, f"the model registry is unreachable: {exc}") from exc
     out = []
-    for v in sorted(found, key=lambda v: int(v.version), reverse=True):
+    for v in sorted(found, key=lambda v: int(v["version"]), reverse=True):
+        tags = v["tags"]
 
-        def number(key: str, tags: dict[str, str] = v.tags) -> float | None:
+        def number(key: str, tags: dict[str, str] = tags) -> float | None:
             return float(tags[key]) if tags.get(key) else None
 
         out.append(
             ModelVersion(
-                version=str(v.version),
-                aliases=aliases.get(str(v.version), []),
-                run_id=v.run_id,
-                created_at=datetime.fromtimestamp(v.creation_timestamp / 1000, UTC),
-                decision=v.tags.get("promotion.decision"),
-                reason=v.tags.get("promotion.reason"),
-                promoted_at=v.tags.get("promotion.promoted_at"),
+                version=str(v["version"]),
+                aliases=aliases.get(str(v["version"]), []),
+                run_id=v["run_id"],
+                created_at=datetime.fromtimestamp(int(v["creation_timestamp"]) / 1000, UTC),
+                decision=tags.get("promotion.decision"),
+                reason=tags.get("promotion.reason"),
+                promoted_at=tags.get("promotion.promoted_at"),
                 test_roc_auc=number("promotion.challenger_test_roc_auc"),
                 ci_low=number("promotion.ci_low"),
                 ci_high=number("promotion.ci_high"),
