@@ -18,6 +18,11 @@ INFERENCE_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 MODEL_INFO = Gauge("readmission_model_info", "The model version served (1)", ["version", "run_id"])
+PROMOTED_AT = Gauge(
+    "readmission_model_promoted_timestamp_seconds",
+    "When the served version was promoted (unix time; absent for a version without the tag)",
+    ["version"],
+)
 RELOADS = Counter(
     "readmission_model_reloads_total", "Model (re)load attempts by result", ["result"]
 )
@@ -44,3 +49,7 @@ QUEUE_WAIT = Histogram(
     "Time a single-patient request waited for its micro-batch to be scored",
     buckets=(0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1),
 )
+# Exported by readmission_api.drift's collector, computed when Prometheus scrapes.
+FEATURE_PSI = "readmission_feature_psi"  # {feature, model_version}; feature "probability" too
+DRIFT_ROWS = "readmission_drift_window_rows"  # {model_version}
+PROBABILITY_SHARE = "readmission_probability_share"  # {bin, population, model_version}

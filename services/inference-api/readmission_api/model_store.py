@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from readmission import contract, model_card
+from readmission import contract, drift, model_card
 from sklearn.pipeline import Pipeline
 
 from readmission_api import loading, metrics, registry, scoring
+from readmission_api.drift import DriftWindow
 from readmission_api.registry import NotFound, Registry
 from readmission_api.settings import Settings
 
@@ -52,6 +53,7 @@ class LoadedModel:
     promotion_reason: str | None
     promotion: dict[str, str]
     subgroups: list[dict[str, Any]]
+    drift: DriftWindow | None  # None: a model logged without a drift reference
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def predict_proba(self, rows: list[dict[str, Any]]) -> np.ndarray:
@@ -72,6 +74,18 @@ def _subgroups(registry: Registry, run: dict[str, Any]) -> list[dict[str, Any]]:
         {c: None if isinstance(v, float) and v != v else v for c, v in zip(columns, r, strict=True)}
         for r in table["data"]
     ]
+
+
+def _drift_window(
+    registry: Registry, run: dict[str, Any], settings: Settings
+) -> DriftWindow | None:
+    """A fresh window over the run's training-split bins, or None for a run without them."""
+    try:
+        binnings = drift.load(registry.run_artifact(run, drift.REFERENCE_PATH))
+    except Exception as exc:
+        log.info("no drift reference for run %s: %s", run["info"]["run_id"], exc)
+        return None
+    return DriftWindow(binnings, settings.DRIFT_WINDOW_ROWS, settings.DRIFT_WINDOW_SECONDS)
 
 
 def prepare(folder: Path, version: str) -> scoring.Scorer:
@@ -98,6 +112,17 @@ def _settle() -> None:
     gc.freeze()
 
 
+def _publish(loaded: LoadedModel) -> None:
+    """The served version's gauges (only the current version has a series)."""
+    for gauge in (metrics.MODEL_INFO, metrics.PROMOTED_AT, metrics.SERVING_PATH):
+        gauge.clear()
+    metrics.MODEL_INFO.labels(version=loaded.version, run_id=loaded.run_id).set(1)
+    if loaded.promoted_at:
+        promoted = datetime.fromisoformat(loaded.promoted_at).timestamp()
+        metrics.PROMOTED_AT.labels(version=loaded.version).set(promoted)
+    metrics.SERVING_PATH.labels(path=loaded.scorer.path, version=loaded.version).set(1)
+
+
 class ModelStore:
     """Holds the current model and keeps it in step with ``MODEL_NAME@MODEL_ALIAS``."""
 
@@ -120,6 +145,11 @@ class ModelStore:
                 f"{self.settings.MODEL_ALIAS} in the registry{reason}"
             )
         return loaded
+
+    @property
+    def loaded(self) -> LoadedModel | None:
+        """The current model, or None (``current`` raises instead)."""
+        return self._current
 
     @property
     def ready(self) -> bool:
@@ -151,6 +181,7 @@ class ModelStore:
             promotion_reason=tags.get("promotion.reason"),
             promotion={k[len(PROMOTION) :]: v for k, v in tags.items() if k.startswith(PROMOTION)},
             subgroups=_subgroups(self.registry, run),
+            drift=_drift_window(self.registry, run, self.settings),
         )
         # Warm up (and prove it works) before it may take traffic.
         loaded.predict_proba([contract.default_patient()])
@@ -176,10 +207,7 @@ class ModelStore:
                 return self._failed("failure", f"loading version {version} failed: {exc}")
             self._current = loaded  # the atomic swap: one reference assignment
             _settle()
-            metrics.MODEL_INFO.clear()
-            metrics.MODEL_INFO.labels(version=loaded.version, run_id=loaded.run_id).set(1)
-            metrics.SERVING_PATH.clear()
-            metrics.SERVING_PATH.labels(path=loaded.scorer.path, version=loaded.version).set(1)
+            _publish(loaded)
             metrics.RELOADS.labels(result="success").inc()
             self.last_error = None
             old = current.version if current else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from readmission import drift
 
 
 class Settings(BaseSettings):
@@ -31,6 +32,13 @@ class Settings(BaseSettings):
     ADMIN_TOKEN: SecretStr | None = Field(None, description="Bearer token of POST /admin/reload")
     ACCESS_LOG: bool = Field(
         False, description="One log line per request (Prometheus counts requests either way)"
+    )
+    DRIFT_WINDOW_ROWS: int = Field(5_000, ge=1, description="Drift window: the last N rows scored")
+    DRIFT_WINDOW_SECONDS: float = Field(
+        3_600.0, gt=0, description="Drift window: rows older than this leave it"
+    )
+    DRIFT_MIN_ROWS: int = Field(
+        drift.MIN_ROWS, ge=1, description="Rows the window needs before it reports a PSI"
     )
     HOST: str = "0.0.0.0"
     PORT: int = 8989

@@ -19,7 +19,7 @@ from mlflow.models import ModelSignature
 from mlflow.types import Schema, TensorSpec
 from sklearn.pipeline import Pipeline
 
-from readmission import bootstrap, calibration, contract, model, model_card
+from readmission import bootstrap, calibration, contract, drift, explain, model, model_card
 from readmission.settings import Settings
 
 if TYPE_CHECKING:
@@ -77,6 +77,16 @@ def _reports(candidate: Candidate, data: Dataset, settings: Settings, folder: Pa
     return {"interval": interval, "subgroups": subgroups, "card": card}
 
 
+def drift_reference(candidate: Candidate, data: Dataset) -> dict:
+    """The training split's bins of the watched features and of the predicted probability;
+    importance = mean |contribution| to the log-odds on (up to 2,000) validation patients."""
+    X_train, _ = data.part("train")
+    _, contributions = explain.contributions(candidate.pipeline, data.rows("val").head(2_000))
+    importance = contributions.abs().mean().to_dict()
+    proba = model.positive_proba(candidate.pipeline, X_train)
+    return drift.reference(X_train, proba, importance)
+
+
 def log_candidate(candidate: Candidate, data: Dataset, settings: Settings) -> Candidate:
     """Log one candidate as one (nested) MLflow run; sets its ``run_id`` and ``model_uri``."""
     X_val, _ = data.part("val")
@@ -115,6 +125,7 @@ def log_candidate(candidate: Candidate, data: Dataset, settings: Settings) -> Ca
         mlflow.log_table(pd.DataFrame(candidate.trials), "tuning/trials.json")
         mlflow.log_table(reports["subgroups"], model_card.SUBGROUPS_PATH)
         mlflow.log_text(reports["card"], model_card.CARD_PATH)
+        mlflow.log_dict(drift_reference(candidate, data), drift.REFERENCE_PATH)
         mlflow.log_artifact(str(folder / "curve.png"), CURVE_PATH.rsplit("/", 1)[0])
         mlflow.log_input(
             mlflow.data.from_pandas(

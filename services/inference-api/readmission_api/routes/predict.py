@@ -47,6 +47,8 @@ def record(
     for p, label in zip(proba, labels, strict=True):
         metrics.PREDICTIONS.labels(label=str(label), model_version=model.version).inc()
         metrics.PROBABILITY.observe(float(p))
+    if model.drift is not None:
+        model.drift.observe(rows, proba)
     if log is not None:
         now = datetime.now(UTC)
         log.submit(
