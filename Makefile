@@ -42,7 +42,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .PHONY: help install tools lint format test test-fast evaluate bench-ingest bench-api up down status \
         logs clean-local load-test pipeline-ingest \
-        pipeline-clean pipeline-train pipeline-readmit chart-lint deps images minikube-load deploy helm-test \
+        pipeline-clean pipeline-train pipeline-monitor pipeline-readmit chart-lint deps images minikube-load deploy helm-test \
         port-forward undeploy clean
 
 help: ## List every target with its one-line description
@@ -135,6 +135,9 @@ pipeline-clean: install ## Clean the pending raw batches in DATA_DB_URL
 
 pipeline-train: install ## Train, log to MLFLOW_TRACKING_URI, register, maybe promote
 	$(RUN)/python -m readmission train
+
+pipeline-monitor: install ## Drift of the inference log vs the champion's training split; records a retrain request past DRIFT_RETRAIN_PSI
+	$(RUN)/python -m readmission monitor
 
 pipeline-readmit: install ## Re-admit quarantined batch BATCH=N (after fixing its rows) for cleaning
 	@test -n "$(BATCH)" || { echo "usage: make pipeline-readmit BATCH=<batch id>" >&2; exit 2; }

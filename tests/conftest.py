@@ -98,8 +98,9 @@ def mlflow_server(
     server.stop()
 
 
-def sql(url: str, *statements: str) -> Any:
-    """Run ``statements`` in one transaction on ``url``; return the last one's first value."""
+def sql(url: str, *statements: str, fetch: str = "scalar") -> Any:
+    """Run ``statements`` in one transaction on ``url``; return the last one's first value
+    (``fetch="all"``: all its rows)."""
     import sqlalchemy as sa
 
     engine = db.make_engine(url)
@@ -107,7 +108,9 @@ def sql(url: str, *statements: str) -> Any:
         with engine.begin() as conn:
             for statement in statements:
                 result = conn.execute(sa.text(statement))
-            return result.scalar() if result.returns_rows else None
+            if not result.returns_rows:
+                return None
+            return result.all() if fetch == "all" else result.scalar()
     finally:
         engine.dispose()
 

@@ -25,6 +25,8 @@ def env_of(doc: dict) -> dict[str, dict]:
 OWN_DEFAULT = {
     ("ConfigMap", "mlops-config"),
     ("ConfigMap", "mlops-dashboard-inference-api"),
+    ("ConfigMap", "mlops-dashboard-drift"),
+    ("ConfigMap", "mlops-dashboard-pipeline"),
     ("ConfigMap", "mlops-postgres-init"),
     ("Secret", "mlops-credentials"),
     ("Secret", "mlops-airflow-metadata"),
@@ -90,10 +92,15 @@ class TestProfiles:
             "API_URL",
             "INGEST_SCHEDULE",
             "TRAIN_SCHEDULE",
+            "MONITOR_SCHEDULE",
+            "TRAIN_ON_NEW_DATA",
         }
         assert set(config["data"]) - extra <= set(known)
         defaults = Settings()
-        for key in ("PROMOTION_MARGIN", "MIN_ROC_AUC", "PROMOTION_CONFIDENCE", "BOOTSTRAP_SAMPLES"):
+        for key in (
+            "PROMOTION_MARGIN", "MIN_ROC_AUC", "PROMOTION_CONFIDENCE", "BOOTSTRAP_SAMPLES",
+            "DRIFT_RETRAIN_PSI", "DRIFT_MIN_ROWS", "DRIFT_WINDOW_HOURS",
+        ):  # fmt: skip
             assert float(config["data"][key]) == float(getattr(defaults, key)), key
 
     def test_cluster_has_tls_ingress_hpa_pdb_and_network_policies(self, render_chart) -> None:

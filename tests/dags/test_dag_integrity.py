@@ -24,8 +24,8 @@ for dag_id, dag in bag.dags.items():
         "tasks": {t.task_id: {"retries": t.retries,
                               "outlets": sorted(getattr(o, "name", str(o)) for o in t.outlets)}
                   for t in dag.tasks},
-        "assets": sorted(a.name for a in getattr(dag.timetable.asset_condition, "objects", []))
-            if dag.timetable.asset_condition is not None else [],
+        "assets": sorted(a.name for a in getattr(cond, "objects", [cond]))
+            if (cond := dag.timetable.asset_condition) is not None else [],
     }
 print("RESULT " + json.dumps(out))
 """
@@ -45,10 +45,12 @@ def load(env: dict[str, str]) -> dict:
     return json.loads(lines[-1].removeprefix("RESULT "))
 
 
-def test_dag_folder_has_no_import_errors_and_exactly_three_dags(airflow_env) -> None:
+def test_dag_folder_has_no_import_errors_and_exactly_four_dags(airflow_env) -> None:
     bag = load({**airflow_env, "TASK_RETRIES": "2"})
     assert bag["errors"] == {}
-    assert set(bag["dags"]) == {"diabetes_ingest", "diabetes_clean", "diabetes_train"}
+    assert set(bag["dags"]) == {
+        "diabetes_ingest", "diabetes_clean", "diabetes_train", "diabetes_monitor"
+    }  # fmt: skip
 
 
 def test_schedules_retries_and_assets_are_as_designed(airflow_env) -> None:
@@ -64,10 +66,18 @@ def test_schedules_retries_and_assets_are_as_designed(airflow_env) -> None:
         "check_quarantine": {"retries": 2, "outlets": []},
     }
     assert train["timetable"] == "AssetOrTimeSchedule"
-    assert train["assets"] == ["diabetes_clean"]
+    assert train["assets"] == ["diabetes_clean", "diabetes_drift"]
     assert train["cron"] == "0 3 * * *"
     assert set(train["tasks"]) == {"train_candidates", "promote_best"}
+    monitor = dags["diabetes_monitor"]
+    assert monitor["cron"] == "0 2 * * *" and monitor["assets"] == []
+    assert monitor["tasks"] == {"request_retrain": {"retries": 2, "outlets": ["diabetes_drift"]}}
     for dag in dags.values():
         assert dag["catchup"] is False and dag["max_active_runs"] == 1
         assert dag["tags"] == ["readmission"] and dag["doc"]
         assert all(task["retries"] == 2 for task in dag["tasks"].values())
+
+
+def test_the_data_driven_training_trigger_can_be_turned_off(airflow_env) -> None:
+    dags = load({**airflow_env, "TRAIN_ON_NEW_DATA": "false"})["dags"]
+    assert dags["diabetes_train"]["assets"] == ["diabetes_drift"]  # drift and the schedule only

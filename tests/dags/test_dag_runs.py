@@ -1,4 +1,4 @@
-"""The three DAGs run end to end with ``dag.test()`` on real Postgres and MLflow."""
+"""The four DAGs run end to end with ``dag.test()`` on real Postgres and MLflow."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import socket
 import uuid
 from collections.abc import Iterator
 
+import mlflow
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 from readmission import metrics, stages
 
 from tests.conftest import make_settings, sql
+from tests.model.conftest import clean_frame, log_predictions
 
 
 @pytest.fixture
@@ -90,3 +93,78 @@ def test_a_quarantined_batch_fails_the_clean_dag_once_without_retry(run_dag, dat
     assert progress["batches"] == {"loaded": 0, "cleaned": 2, "quarantined": 1}
     assert progress["quarantined"][0]["batch_id"] == 2
     assert "column 'gender'" in progress["quarantined"][0]["problems"][0]
+
+
+def drift_events(postgres) -> list[dict]:
+    """The diabetes_drift Asset events in Airflow's metadata database."""
+    rows = sql(
+        postgres.url("airflow"),
+        "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id "
+        "WHERE a.name = 'diabetes_drift' ORDER BY e.id",
+        fetch="all",
+    )
+    return [r[0] for r in rows]
+
+
+def test_drift_closes_the_loop(run_dag, database, mlflow_server, postgres, statsd) -> None:
+    url = database()
+    env = {
+        "DATA_DB_URL": url,
+        "MLFLOW_TRACKING_URI": mlflow_server.uri,
+        "MODEL_NAME": f"loop-test-{uuid.uuid4().hex[:6]}",
+        "MLFLOW_EXPERIMENT": "dag-tests",
+        "TUNING_TRIALS": "1",
+        "FEATURE_SETS": "base",
+        "TRAIN_ON_NEW_DATA": "false",
+        "DRIFT_MIN_ROWS": "300",
+        "AIRFLOW__METRICS__STATSD_ON": "True",
+        "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
+        "AIRFLOW__METRICS__STATSD_PORT": str(statsd.getsockname()[1]),
+    }
+    settings = make_settings(**{k: v for k, v in env.items() if not k.startswith("AIRFLOW")})
+    # A champion trained on the first two batches; a third is ingested and cleaned after it.
+    for _ in range(2):
+        stages.ingest(settings)
+    stages.clean(settings)
+    assert stages.promote(settings, stages.train(settings))["promoted"]
+    stages.ingest(settings)
+    stages.clean(settings)
+    client = MlflowClient(mlflow_server.uri)
+
+    def serve(rows: pd.DataFrame) -> str:
+        """Log ``rows`` as served by the current champion; returns its version."""
+        champion = client.get_model_version_by_alias(env["MODEL_NAME"], "champion")
+        pipeline = mlflow.sklearn.load_model(f"models:/{env['MODEL_NAME']}/{champion.version}")
+        log_predictions(url, str(champion.version), pipeline, rows)
+        return str(champion.version)
+
+    test = clean_frame(settings).query("split == 'test'")
+    events = len(drift_events(postgres))
+    # Patients like the training ones: no request, no event.
+    serve(test.sample(600, random_state=0))
+    assert run_dag("diabetes_monitor", env)["tasks"] == {"request_retrain": "skipped"}
+    assert len(drift_events(postgres)) == events
+    # Shifted patients: exactly one request, one event with the reason.
+    first = serve(test.sample(600, random_state=1).assign(age="[90-100)"))
+    assert run_dag("diabetes_monitor", env)["tasks"] == {"request_retrain": "success"}
+    new_events = drift_events(postgres)[events:]
+    assert len(new_events) == 1 and new_events[0]["reason"].startswith("drift: age")
+    # The training run it wakes trains on every clean batch and records drift as its reason.
+    trained = run_dag("diabetes_train", env)
+    assert trained["tasks"]["train_candidates"] == "success", trained
+    versions = client.search_model_versions(f"name = '{env['MODEL_NAME']}'")
+    newest = max(versions, key=lambda v: int(v.version))
+    assert newest.version != first and newest.tags["trigger.reason"].startswith("drift: age")
+    run = client.get_run(newest.run_id)
+    assert run.data.tags["data.batch_ids"] == "1,2,3"
+    answered = sql(url, "SELECT outcome FROM serving.retrain_requests ORDER BY id", fetch="all")
+    assert len(answered) == 1 and answered[0][0].startswith("trained: run ")
+    # Drift again, no labelled data since: the run is skipped and says why.
+    serve(test.sample(600, random_state=2).assign(age="[90-100)"))
+    assert run_dag("diabetes_monitor", env)["tasks"] == {"request_retrain": "success"}
+    again = run_dag("diabetes_train", env)
+    assert again["tasks"] == {"train_candidates": "skipped", "promote_best": "skipped"}
+    outcome = sql(url, "SELECT outcome FROM serving.retrain_requests ORDER BY id DESC LIMIT 1")
+    assert outcome.startswith("drift reported, no new labelled data")
+    assert f"{metrics.DRIFT_NO_NEW_DATA}:1|c" in received(statsd)
+    assert len(client.search_model_versions(f"name = '{env['MODEL_NAME']}'")) == len(versions)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from readmission import contract, stages, tracking, train
+from readmission import contract, db, model, stages, tracking, train
 from readmission.lineage import Lineage
 from readmission.settings import Settings
 
@@ -89,3 +90,21 @@ def shuffled(make_candidate) -> dict[str, Any]:
         return frame
 
     return make_candidate("shuffled", "logistic_regression", {"C": 0.05}, rows=shuffle)
+
+
+def log_predictions(url: str, version: str, pipeline, frame: pd.DataFrame) -> None:
+    """Rows as the API logs them: the request's features (JSON) and the served probability."""
+    features = model.to_model_frame(frame)
+    proba = model.positive_proba(pipeline, features)
+    records = features.astype(object).where(features.notna(), None).to_dict("records")
+    rows = [
+        {"created_at": datetime.now(UTC), "model_name": "m", "model_version": version,
+         "run_id": "r", "features": r, "probability": float(p), "label": int(p > 0.5),
+         "latency_ms": 1.0, "endpoint": "/predict"}
+        for r, p in zip(records, proba, strict=True)
+    ]  # fmt: skip
+    engine = db.make_engine(url)
+    db.create_schema(engine, tables=[db.predictions])
+    with engine.begin() as conn:
+        conn.execute(db.predictions.insert(), rows)
+    engine.dispose()

@@ -1,6 +1,27 @@
 """The UI tests talk to the same real API server as tests/api (a real model, real MLflow)."""
 
-from tests.api.conftest import api, api_env, registered, start_api  # noqa: F401
-from tests.conftest import REPO
+import pytest
+from readmission import stages
+
+from tests.api.conftest import api, api_env, patients, registered, start_api  # noqa: F401
+from tests.conftest import REPO, make_settings
 
 APP = REPO / "services" / "streamlit" / "readmission_ui" / "app.py"
+
+
+@pytest.fixture(scope="session")
+def drift_checked(api, api_env, registered) -> list[dict]:  # noqa: F811
+    """Two diabetes_monitor checks of the shared API's inference log (traffic sent first), the
+    second with a threshold low enough to record a retrain request: a Monitoring tab with data."""
+    with api.client() as client:
+        client.post("/predict/batch", json={"patients": patients(300, seed=21)}).raise_for_status()
+    settings = make_settings(
+        DATA_DB_URL=api_env["DATA_DB_URL"],
+        MLFLOW_TRACKING_URI=api_env["MLFLOW_TRACKING_URI"],
+        MODEL_NAME=registered.name,
+        DRIFT_MIN_ROWS=100,
+    )
+    first = stages.monitor(settings)
+    second = stages.monitor(settings.model_copy(update={"DRIFT_RETRAIN_PSI": 1e-6}))
+    assert second["retrain"], second
+    return [first, second]

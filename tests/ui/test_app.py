@@ -137,12 +137,15 @@ def test_a_csv_without_the_feature_columns_is_refused_clearly(app) -> None:
     assert "lacks these columns" in app.error[0].value
 
 
+MODEL_TAB, MONITORING_TAB = 2, 3
+
+
 def test_model_page_shows_metrics_history_and_promotion(app, registered) -> None:
     text = " ".join(s.value for s in app.subheader)
     assert registered.name in text and "is serving" in text
-    metrics = app.dataframe[0].value
+    metrics = app.tabs[MODEL_TAB].dataframe[0].value
     assert 0.6 < float(metrics["test_roc_auc"].iloc[0]) < 0.8
-    history = app.dataframe[-1].value
+    history = app.tabs[MODEL_TAB].dataframe[-1].value
     assert "champion" in {a for aliases in history["aliases"] for a in aliases}
 
 
@@ -152,9 +155,26 @@ def test_model_page_shows_the_interval_calibration_and_subgroups(app) -> None:
     captions = " ".join(c.value for c in app.caption)
     assert "95% interval (patient bootstrap): 0.6" in captions
     assert "uncalibrated Brier" in captions and "slope" in captions
-    subgroups = app.dataframe[1].value
+    subgroups = app.tabs[MODEL_TAB].dataframe[1].value
     assert {"race", "gender", "age_group"} == set(subgroups["attribute"])
     assert subgroups["roc_auc"].dropna().between(0.5, 0.9).all()
+
+
+def test_monitoring_page_shows_drift_now_the_checks_and_the_last_retrain(
+    api, drift_checked, monkeypatch
+) -> None:
+    monkeypatch.setenv("API_URL", api.url)
+    at = AppTest.from_file(str(APP), default_timeout=90).run()
+    assert not at.exception, at.exception
+    tab = at.tabs[MONITORING_TAB]
+    online, latest = tab.dataframe[0].value, tab.dataframe[1].value
+    assert {"age", "probability"} <= set(online["feature"]) and online["PSI"].ge(0).all()
+    assert set(online["reading"]) <= {"stable", "worth a look", "shifted"}
+    assert set(latest["feature"]) == set(drift_checked[-1]["psi"])
+    assert list(latest["PSI"]) == sorted(latest["PSI"], reverse=True)
+    assert len(tab.get("vega_lite_chart")) == 1  # the trend of the checks
+    shown = " ".join(i.value for i in tab.info)
+    assert drift_checked[-1]["reason"] in shown and "waiting for the next training run" in shown
 
 
 def test_api_unreachable_shows_a_message_and_a_retry_button(monkeypatch) -> None:

@@ -53,18 +53,16 @@ def streamlit_url(api, tmp_path):
         proc.wait(timeout=20)
 
 
-@pytest.mark.skipif(
+needs_chromium = pytest.mark.skipif(
     not (CHROMIUM and DRIVER),
     reason="Debian's chromium and chromium-driver are not installed (.ci/run installs them)",
 )
-def test_chromium_submits_the_default_patient_and_sees_the_version(
-    streamlit_url, registered, tmp_path: Path
-) -> None:
+
+
+def chromium(tmp_path: Path):  # a selenium WebDriver
+    """Headless Chromium with a throwaway profile."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
@@ -80,7 +78,28 @@ def test_chromium_submits_the_default_patient_and_sees_the_version(
         f"--user-data-dir={tmp_path / 'profile'}",
     ):
         options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    return webdriver.Chrome(service=Service(DRIVER), options=options)
+
+
+def check_screenshot(shot: Path, docs_name: str) -> None:
+    """A real, non-blank page; copied into docs/ with UPDATE_SCREENSHOTS=1."""
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        shutil.copyfile(shot, REPO / "docs" / docs_name)
+    with Image.open(shot) as image:
+        assert image.format == "PNG" and image.size[0] >= 1000
+        colors = image.convert("RGB").getcolors(maxcolors=1_000_000)
+        assert colors is None or len(colors) > 50  # not a blank page
+
+
+@needs_chromium
+def test_chromium_submits_the_default_patient_and_sees_the_version(
+    streamlit_url, registered, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = chromium(tmp_path)
     try:
         driver.get(streamlit_url)
         wait = WebDriverWait(driver, 90)
@@ -108,9 +127,35 @@ def test_chromium_submits_the_default_patient_and_sees_the_version(
     assert registered.name in page and "version" in page
     assert "Deploy" not in page  # the developer toolbar is hidden (.streamlit/config.toml)
     assert "428 · Congestive heart failure, unspecified" in page and "CCS 108" in page
-    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
-        shutil.copyfile(shot, REPO / "docs" / "streamlit.png")
-    with Image.open(shot) as image:
-        assert image.format == "PNG" and image.size[0] >= 1000
-        colors = image.convert("RGB").getcolors(maxcolors=1_000_000)
-        assert colors is None or len(colors) > 50  # not a blank page
+    check_screenshot(shot, "streamlit.png")
+
+
+@needs_chromium
+def test_chromium_shows_the_monitoring_tab_with_data(
+    streamlit_url, drift_checked, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = chromium(tmp_path)
+    try:
+        driver.get(streamlit_url)
+        wait = WebDriverWait(driver, 90)
+        tab = (By.XPATH, "//*[@role='tab' and contains(., 'Monitoring')]")
+        wait.until(ec.element_to_be_clickable(tab)).click()
+        heading = "//*[contains(text(), 'Retraining asked for by drift')]"
+        wait.until(ec.visibility_of_element_located((By.XPATH, heading)))
+        wait.until(
+            lambda d: (
+                "waiting for the next training run" in d.find_element(By.TAG_NAME, "body").text
+            )
+        )
+        page = driver.find_element(By.TAG_NAME, "body").text
+        shot = tmp_path / "monitoring.png"
+        driver.save_screenshot(str(shot))
+    finally:
+        driver.quit()
+    assert "Now: the API's window of recent requests" in page and "probability" in page
+    assert drift_checked[-1]["reason"] in page
+    check_screenshot(shot, "monitoring.png")

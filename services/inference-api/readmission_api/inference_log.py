@@ -15,6 +15,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 from readmission import db
+from sqlalchemy.engine import Engine
 
 from readmission_api import metrics
 
@@ -33,6 +34,11 @@ class InferenceLog:
         self._engine = None
         self._table_ready = False
         self._last_warning = 0.0
+
+    @property
+    def engine(self) -> Engine | None:
+        """The data database's engine (None before ``start``)."""
+        return self._engine
 
     def start(self) -> None:
         self._engine = db.make_engine(self.url)

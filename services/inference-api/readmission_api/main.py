@@ -14,10 +14,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_fastapi_instrumentator import Instrumentator
 
+from readmission_api import drift
 from readmission_api.batching import MicroBatcher
 from readmission_api.inference_log import InferenceLog
 from readmission_api.model_store import ModelStore, NoModelError
-from readmission_api.routes import admin, health, model, predict, v2, vocabulary
+from readmission_api.routes import admin, health, model, monitoring, predict, v2, vocabulary
 from readmission_api.settings import Settings
 
 log = logging.getLogger("readmission_api")
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = ModelStore(settings)
         app.state.store = store
+        drift.COLLECTOR.source, drift.COLLECTOR.min_rows = store, settings.DRIFT_MIN_ROWS
         app.state.inference_log = None
         if settings.DATA_DB_URL:
             app.state.inference_log = InferenceLog(
@@ -95,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         predict.router,
         model.router,
         vocabulary.router,
+        monitoring.router,
         v2.router,
         admin.router,
     ):

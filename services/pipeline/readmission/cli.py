@@ -107,6 +107,7 @@ COMMANDS = {
     "clean": cmd_clean,
     "train": cmd_train,
     "evaluate": cmd_evaluate,
+    "monitor": stages.monitor,
     "status": stages.progress,
 }
 

@@ -10,10 +10,15 @@ from airflow.sdk import Asset
 
 RAW = Asset(name="diabetes_raw", uri="x-readmission://raw_data/diabetes_raw")
 CLEAN = Asset(name="diabetes_clean", uri="x-readmission://clean_data/diabetes_clean")
+# diabetes_monitor's retrain request (extra: the reason); diabetes_train listens to it.
+DRIFT = Asset(name="diabetes_drift", uri="x-readmission://serving/diabetes_drift")
 
 # Schedules come from the environment so the chart's profiles (and `make up`) can speed them up.
 INGEST_SCHEDULE = os.environ.get("INGEST_SCHEDULE", "@hourly")
 TRAIN_SCHEDULE = os.environ.get("TRAIN_SCHEDULE", "0 3 * * *")
+MONITOR_SCHEDULE = os.environ.get("MONITOR_SCHEDULE", "0 2 * * *")
+# "false": new clean data alone does not start training (only the schedule and drift do).
+TRAIN_ON_NEW_DATA = os.environ.get("TRAIN_ON_NEW_DATA", "true").lower() != "false"
 
 DEFAULT_ARGS = {
     "owner": "mlops",

@@ -120,6 +120,31 @@ predictions = sa.Table(
     schema=SERVING_SCHEMA,
 )
 
+# diabetes_monitor: the PSI of each watched feature over the inference log, per check...
+drift_reports = sa.Table(
+    "drift_reports",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("model_version", sa.Text, nullable=False),
+    sa.Column("feature", sa.Text, nullable=False),
+    sa.Column("psi", sa.Float, nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    schema=SERVING_SCHEMA,
+)
+# ... and each retrain it requested, with what training made of it.
+retrain_requests = sa.Table(
+    "retrain_requests",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("model_version", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("outcome", sa.Text),  # set by the training run that answered it
+    sa.Column("answered_at", sa.DateTime(timezone=True)),
+    schema=SERVING_SCHEMA,
+)
+
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; ``postgresql://`` URLs use psycopg 3."""

@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from readmission import clinical
+from readmission import clinical, drift
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_SOURCE = REPO_ROOT / "data" / "diabetic_data.csv.gz"
@@ -56,6 +56,15 @@ class Settings(BaseSettings):
         "(base: the data set's columns; clinical: + CCS groups, chapters, chronic flags)",
     )
     RANDOM_SEED: int = Field(42)
+    DRIFT_RETRAIN_PSI: float = Field(
+        drift.SHIFTED, gt=0, description="diabetes_monitor asks for a retrain past this PSI"
+    )
+    DRIFT_MIN_ROWS: int = Field(
+        drift.MIN_ROWS, ge=1, description="Rows a drift figure needs (the API's window too)"
+    )
+    DRIFT_WINDOW_HOURS: float = Field(
+        24.0, gt=0, description="diabetes_monitor reads the inference log of this many hours"
+    )
 
     @field_validator("FEATURE_SETS")
     @classmethod

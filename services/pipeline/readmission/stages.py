@@ -5,6 +5,7 @@ One API for the Airflow tasks, the CLI and the tests; each opens what it needs f
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -36,10 +37,15 @@ def init_db(settings: Settings) -> dict[str, Any]:
 def ingest(settings: Settings) -> dict[str, Any]:
     """Load the next batch (exactly once); ``loaded`` is False when every row is in."""
     from readmission import ingest as _ingest
+    from readmission import metrics
 
     source = _ingest.read_source(settings.DATA_SOURCE_URI)
     with data_engine(settings) as engine:
         result = _ingest.ingest_next_batch(engine, source, settings.BATCH_SIZE)
+    if result.loaded:
+        metrics.incr(metrics.BATCHES_LOADED)
+        metrics.gauge(metrics.BATCH_ROWS, result.row_count)
+        metrics.gauge(metrics.LAST_BATCH, time.time())
     return {
         "message": result.message,
         "loaded": result.loaded,
@@ -124,19 +130,55 @@ def skip_reason(engine: Engine, settings: Settings) -> str | None:
     )
 
 
+def no_new_labelled_data(engine: Engine, settings: Settings) -> str | None:
+    """Why a drift-requested retrain would learn from the champion's rows again, or None."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from readmission import lineage
+
+    client = MlflowClient(settings.MLFLOW_TRACKING_URI)
+    try:
+        champion = client.get_model_version_by_alias(settings.MODEL_NAME, settings.MODEL_ALIAS)
+    except MlflowException:
+        return None  # no champion: anything trained is new
+    now = lineage.current(engine, settings)
+    if champion.tags.get("lineage.data_digest") != now.data_digest:
+        return None
+    return (
+        f"the clean batches {lineage.describe(now.batch_ids)} are the ones champion version "
+        f"{champion.version} was trained on"
+    )
+
+
 def train(settings: Settings) -> dict[str, Any]:
-    """Train and log every candidate; return the best (by val ROC-AUC), or why it skipped."""
-    from readmission import metrics
+    """Train and log every candidate; return the best (by val ROC-AUC), or why it skipped.
+
+    With a retrain request of diabetes_monitor pending, it trains only on labelled data the
+    champion has not seen, and records its answer on the request either way.
+    """
+    from readmission import metrics, monitor
     from readmission import train as _train
 
     with data_engine(settings) as engine:
+        drift_reason = monitor.pending(engine)
         reason = skip_reason(engine, settings)
+        if drift_reason and reason is None:
+            reason = no_new_labelled_data(engine, settings)
         if reason is not None:
             metrics.incr(metrics.TRAIN_SKIPPED)
+            if drift_reason:
+                reason = f"drift reported, no new labelled data: {reason}"
+                metrics.incr(metrics.DRIFT_NO_NEW_DATA)
+                monitor.answer(engine, reason)
             return {"skipped": True, "reason": reason}
         data = _train.load_dataset(engine, settings)
-    candidates = _train.train_and_log(data, settings)
-    best = _train.best_candidate(candidates)
+        trigger = {"trigger.reason": drift_reason} if drift_reason else {}
+        candidates = _train.train_and_log(data, settings, tags=trigger)
+        best = _train.best_candidate(candidates)
+        if drift_reason:
+            monitor.answer(engine, f"trained: run {best.run_id} ({best.family})")
+    metrics.timing(metrics.TRAIN_DURATION, sum(c.train_seconds for c in candidates))
     return {
         "skipped": False,
         "family": best.family,
@@ -159,6 +201,7 @@ def train(settings: Settings) -> dict[str, Any]:
             "threshold": f"{best.val['threshold']:.6f}",
             "calibration": best.calibration["method"],
             **data.lineage.tags,
+            **trigger,
         },
     }
 
@@ -173,3 +216,18 @@ def promote(settings: Settings, trained: dict[str, Any]) -> dict[str, Any]:
         X_test, y_test = data.part("test")
         test = _promote.TestSet(X_test, y_test, data.patients("test"))
         return _promote.register_and_promote(trained, test, settings, engine)
+
+
+def monitor(settings: Settings) -> dict[str, Any]:
+    """Compare the inference log with the champion's training split; maybe ask for a retrain."""
+    from readmission import monitor as _monitor
+
+    with data_engine(settings) as engine:
+        check = _monitor.check(engine, settings)
+    return {
+        "model_version": check.version,
+        "rows": check.rows,
+        "retrain": check.retrain,
+        "reason": check.reason,
+        "psi": {f: round(v, 4) for f, v in check.psi.items()},
+    }

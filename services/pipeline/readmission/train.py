@@ -221,12 +221,15 @@ def train_candidates(data: Dataset, settings: Settings) -> list[Candidate]:
     ]
 
 
-def train_and_log(data: Dataset, settings: Settings) -> list[Candidate]:
-    """Train every candidate and log each as a nested run of one training run."""
+def train_and_log(
+    data: Dataset, settings: Settings, tags: dict[str, str] | None = None
+) -> list[Candidate]:
+    """Train every candidate and log each as a nested run of one training run (``tags`` on
+    the training run, e.g. why it ran)."""
     mlflow.set_tracking_uri(settings.MLFLOW_TRACKING_URI)
     mlflow.set_experiment(settings.MLFLOW_EXPERIMENT)
     with mlflow.start_run(run_name="training") as parent:
-        mlflow.set_tags(data.tags)
+        mlflow.set_tags({**data.tags, **(tags or {})})
         candidates = [
             tracking.log_candidate(c, data, settings) for c in train_candidates(data, settings)
         ]

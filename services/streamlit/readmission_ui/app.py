@@ -18,6 +18,7 @@ from readmission_ui import batch, diagnosis
 from readmission_ui.client import ApiClient, ApiError
 from readmission_ui.form import patient_form
 from readmission_ui.model_page import model_page
+from readmission_ui.monitoring_page import monitoring_page
 
 st.set_page_config(page_title="Readmission risk", page_icon="🏥", layout="wide")
 client = ApiClient(os.environ.get("API_URL", "http://127.0.0.1:8989"))
@@ -101,7 +102,9 @@ st.caption(
     f"Served model: **{served['name']}** version **{served['version']}** "
     f"(alias `{served['alias']}`) · decision threshold {served['threshold']:.3f}"
 )
-patient_tab, batch_tab, model_tab = st.tabs(["Patient", "Batch (CSV)", "Model"])
+patient_tab, batch_tab, model_tab, monitoring_tab = st.tabs(
+    ["Patient", "Batch (CSV)", "Model", "Monitoring"]
+)
 
 with patient_tab:
     patient = patient_form(client)
@@ -144,3 +147,6 @@ with batch_tab:
 
 with model_tab:
     model_page(served, client)
+
+with monitoring_tab:
+    monitoring_page(client)

@@ -68,3 +68,6 @@ class ApiClient:
 
     def predict_batch(self, patients: list[dict[str, Any]]) -> dict[str, Any]:
         return self._call("POST", "/predict/batch", json={"patients": patients})
+
+    def monitoring(self) -> dict[str, Any]:
+        return self._call("GET", "/monitoring")
