@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,8 @@ from tests.chart.conftest import CHARTS, LOCAL, UMBRELLA, upstream_present
 from tests.conftest import REPO
 
 BIN = Path(sys.executable).parent
+ALERTS = UMBRELLA / "files" / "alerts.yaml"
+ALERT_TESTS = REPO / "tests" / "chart" / "alerts_test.yaml"
 CRD_GROUPS = ("monitoring.coreos.com/",)  # not covered by kubernetes-validate's schemas
 
 
@@ -122,9 +125,46 @@ def test_promtool_accepts_the_alert_rules() -> None:
     promtool = shutil.which("promtool")
     if promtool is None:
         pytest.skip("promtool not installed (Debian package 'prometheus'; .ci/run installs it)")
-    done = run([promtool, "check", "rules", UMBRELLA / "files" / "alerts.yaml"])
+    done = run([promtool, "check", "rules", ALERTS])
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS: 7 rules found" in done.stdout
+    assert f"SUCCESS: {len(alert_rules())} rules found" in done.stdout
+
+
+def alert_rules() -> list[dict]:
+    return [r for g in yaml.safe_load(ALERTS.read_text())["groups"] for r in g["rules"]]
+
+
+def test_every_alert_fires_when_it_should_and_only_then() -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool not installed (Debian package 'prometheus'; .ci/run installs it)")
+    done = run([promtool, "test", "rules", ALERT_TESTS])
+    assert done.returncode == 0, done.stdout + done.stderr
+    fired, quiet = set(), set()
+    for case in yaml.safe_load(ALERT_TESTS.read_text())["tests"]:
+        for check in case["promql_expr_test"]:
+            if check["exp_samples"]:
+                fired |= {
+                    re.search(r'alertname="(\w+)"', s["labels"])[1] for s in check["exp_samples"]
+                }
+            else:
+                quiet |= set(re.findall(r"\w+", check["expr"].split('alertname=~"')[-1]))
+    names = {r["alert"] for r in alert_rules()}
+    assert names - fired == set(), "alerts no test fires"
+    assert names - quiet == set(), "alerts no test keeps quiet"
+
+
+def test_every_alert_explains_itself_and_has_a_runbook_section() -> None:
+    headings = {
+        line.removeprefix("## ").strip().lower()
+        for line in (REPO / "docs" / "runbook.md").read_text().splitlines()
+        if line.startswith("## ")
+    }
+    for rule in alert_rules():
+        notes = rule["annotations"]
+        assert notes["summary"] and notes["description"], rule["alert"]
+        assert notes["runbook"] == f"docs/runbook.md#{rule['alert'].lower()}"
+        assert rule["alert"].lower() in headings, rule["alert"]
 
 
 def test_full_umbrella_with_upstream_charts(render_chart) -> None:

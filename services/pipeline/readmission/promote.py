@@ -228,6 +228,9 @@ def _report(
 ) -> None:  # fmt: skip
     """Metrics of the decision: on the challenger's run, the champion's tags and statsd."""
     metrics.incr(metrics.PROMOTIONS if verdict.promoted else metrics.REJECTIONS)
+    kept = verdict.challenger if verdict.promoted else verdict.champion
+    if kept is not None:
+        metrics.gauge(metrics.CHAMPION_ROC_AUC, kept.point)
     client.log_metric(run_id, "promotion_champion_unloadable", float(error is not None))
     if verdict.diff is not None:
         client.log_metric(run_id, "promotion_diff_ci_low", verdict.diff.low)
