@@ -146,6 +146,10 @@ def test_make_up_runs_the_whole_system_and_make_down_leaves_nothing(stack_env) -
     page = httpx.get(f"http://127.0.0.1:{env['STREAMLIT_PORT']}/", timeout=30)
     assert page.status_code == 200 and "<html" in page.text.lower()
     assert httpx.get(f"http://127.0.0.1:{env['STREAMLIT_PORT']}/_stcore/health").text == "ok"
+    if shutil.which("prometheus"):  # the chart's own alert rules, loaded from its file
+        answer = httpx.get(f"http://127.0.0.1:{env['PROMETHEUS_PORT']}/api/v1/rules", timeout=30)
+        loaded = {r["name"] for g in answer.json()["data"]["groups"] for r in g["rules"]}
+        assert {"FeatureDrift", "InferenceApiDown", "BatchQuarantined"} <= loaded
 
     runs = wait_for(
         lambda: (r := successful_runs(env)) and all(r.values()) and r,

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from readmission.local import process
+from readmission.local import prometheus as local_prometheus
 from readmission.local.mlflow_server import LocalMlflow
 from readmission.local.postgres import LocalPostgres
 from readmission.local.s3 import S3_PORTS, LocalS3
@@ -356,40 +357,16 @@ def up(layout: Layout) -> None:
         say("Prometheus already running")
     elif prometheus:
         check_ports_free(layout, ["PROMETHEUS_PORT"])
-        say(f"starting Prometheus on {layout.url('PROMETHEUS_PORT')} (scrapes the API and MLflow)")
-        config = layout.home / "prometheus.yml"
-        config.write_text(
-            json.dumps(
-                {
-                    "global": {"scrape_interval": "15s"},
-                    "scrape_configs": [
-                        {
-                            "job_name": "inference-api",
-                            "static_configs": [
-                                {"targets": [f"127.0.0.1:{layout.ports['API_PORT']}"]}
-                            ],
-                        },
-                        {
-                            "job_name": "mlflow",
-                            "static_configs": [
-                                {"targets": [f"127.0.0.1:{layout.ports['MLFLOW_PORT']}"]}
-                            ],
-                        },
-                    ],
-                }
-            )
-        )
-        start_detached(
-            layout,
-            "prometheus",
-            [
-                prometheus,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={layout.home / 'prometheus'}",
-                f"--web.listen-address=127.0.0.1:{layout.ports['PROMETHEUS_PORT']}",
-            ],
-            env,
-        )
+        url = layout.url("PROMETHEUS_PORT")
+        say(f"starting Prometheus on {url} (scrapes the API and MLflow; the chart's alerts)")
+        targets = {
+            "inference-api": f"127.0.0.1:{layout.ports['API_PORT']}",
+            "mlflow": f"127.0.0.1:{layout.ports['MLFLOW_PORT']}",
+        }
+        cfg = local_prometheus.config(targets)
+        port = layout.ports["PROMETHEUS_PORT"]
+        argv = local_prometheus.command(prometheus, layout.home / "prometheus", port, cfg)
+        start_detached(layout, "prometheus", argv, env)
     else:
         say("Prometheus is not installed: skipped (Debian: apt-get install prometheus)")
 
