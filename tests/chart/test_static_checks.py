@@ -121,10 +121,15 @@ def test_the_dockerfiles_export_resolves_offline_from_the_lock(extra: str | None
     assert ("apache-airflow" in pins) is (extra == "airflow")
 
 
-def test_promtool_accepts_the_alert_rules() -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
+@pytest.fixture(scope="module")
+def promtool() -> str:
+    found = shutil.which("promtool")
+    if found is None:
         pytest.skip("promtool not installed (Debian package 'prometheus'; .ci/run installs it)")
+    return found
+
+
+def test_promtool_accepts_the_alert_rules(promtool: str) -> None:
     done = run([promtool, "check", "rules", ALERTS])
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"SUCCESS: {len(alert_rules())} rules found" in done.stdout
@@ -134,10 +139,7 @@ def alert_rules() -> list[dict]:
     return [r for g in yaml.safe_load(ALERTS.read_text())["groups"] for r in g["rules"]]
 
 
-def test_every_alert_fires_when_it_should_and_only_then() -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool not installed (Debian package 'prometheus'; .ci/run installs it)")
+def test_every_alert_fires_when_it_should_and_only_then(promtool: str) -> None:
     done = run([promtool, "test", "rules", ALERT_TESTS])
     assert done.returncode == 0, done.stdout + done.stderr
     fired, quiet = set(), set()

@@ -26,6 +26,15 @@ def statsd() -> Iterator[socket.socket]:
     sock.close()
 
 
+def statsd_env(sock: socket.socket) -> dict[str, str]:
+    """Airflow's statsd client, sending to ``sock``."""
+    return {
+        "AIRFLOW__METRICS__STATSD_ON": "True",
+        "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
+        "AIRFLOW__METRICS__STATSD_PORT": str(sock.getsockname()[1]),
+    }
+
+
 def received(sock: socket.socket) -> str:
     packets = []
     try:
@@ -44,9 +53,7 @@ def test_ingest_clean_train_end_to_end(run_dag, database, mlflow_server, statsd)
         "MLFLOW_EXPERIMENT": "dag-tests",
         "TUNING_TRIALS": "1",
         "FEATURE_SETS": "base",
-        "AIRFLOW__METRICS__STATSD_ON": "True",
-        "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
-        "AIRFLOW__METRICS__STATSD_PORT": str(statsd.getsockname()[1]),
+        **statsd_env(statsd),
     }
     for _ in range(2):
         ingested = run_dag("diabetes_ingest", env)
@@ -117,11 +124,9 @@ def test_drift_closes_the_loop(run_dag, database, mlflow_server, postgres, stats
         "FEATURE_SETS": "base",
         "TRAIN_ON_NEW_DATA": "false",
         "DRIFT_MIN_ROWS": "300",
-        "AIRFLOW__METRICS__STATSD_ON": "True",
-        "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
-        "AIRFLOW__METRICS__STATSD_PORT": str(statsd.getsockname()[1]),
+        **statsd_env(statsd),
     }
-    settings = make_settings(**{k: v for k, v in env.items() if not k.startswith("AIRFLOW")})
+    settings = make_settings(**{k: v for k, v in env.items() if not k.startswith("AIRFLOW__")})
     # A champion trained on the first two batches; a third is ingested and cleaned after it.
     for _ in range(2):
         stages.ingest(settings)
