@@ -234,7 +234,12 @@ p50 / p99 3.3 s / 4.9 s, 405 MB — against 48.5 ms, 16.2 requests/s, 3.1 s / 3.
 
 How: the compiled path (`readmission/compiled.py`) encodes a patient with one lookup per column
 and calls the booster directly; `/predict` requests arriving together are scored in one call
-(`readmission_api/batching.py`). Capacity of the local system: see `make load-test` below.
+(`readmission_api/batching.py`); the inference log writes with `COPY`. Memory: the server never
+imports `mlflow` (the registry over its REST API, `readmission_api/registry.py`) and loads and
+compiles a model in a short-lived child process (`readmission_api/loading.py`), so skops' 144 MB
+of JSON and the compile never stay in it; of what remains, 241 MB is the imports (pandas with
+pyarrow 97 MB, scipy + scikit-learn 90 MB). Capacity of the local system: see `make load-test`
+below.
 """
 
 
