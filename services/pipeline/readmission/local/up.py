@@ -514,8 +514,8 @@ def main(argv: list[str] | None = None) -> int:
         # stdout at /dev/null so the interpreter's final flush does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (process.ServiceError, subprocess.CalledProcessError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (process.ServiceError, subprocess.CalledProcessError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)  # one line with the cause, never a traceback
         print(
             f"(logs in {layout.home / 'logs'}; `make down` stops what did start)", file=sys.stderr
         )
