@@ -96,7 +96,7 @@ test-fast: install ## Only the tests that need no service (unit + data-set check
 	$(RUN)/python -m pytest tests/unit tests/data/test_dataset.py $(PYTEST_ARGS)
 
 evaluate: install ## Throwaway stack: all batches through ingest→clean→train→promote; prints JSON metrics
-	$(RUN)/python -m readmission evaluate
+	$(RUN)/python -m readmission_local.evaluate
 
 bench-ingest: install ## Benchmark batch ingest against psql \copy of the same CSV; prints JSON
 	$(RUN)/python -m tests.bench.bench_ingest
@@ -105,16 +105,16 @@ bench-api: install ## Our API vs `mlflow models serve` on the evaluate champion 
 	$(RUN)/python -m tests.bench.bench_api --write-docs
 
 up: install ## Start the whole system locally (Postgres, S3, MLflow, Airflow, API, UI[, Prometheus])
-	@$(RUN)/python -m readmission.local.up up
+	@$(RUN)/python -m readmission_local.up up
 
 down: ## Stop everything `make up` started (data kept)
-	@$(RUN)/python -m readmission.local.up down
+	@$(RUN)/python -m readmission_local.up down
 
 status: ## What runs, batches loaded, champion version
-	@$(RUN)/python -m readmission.local.up status
+	@$(RUN)/python -m readmission_local.up status
 
 logs: ## The last lines of every local service's log
-	@$(RUN)/python -m readmission.local.up logs
+	@$(RUN)/python -m readmission_local.up logs
 
 clean-local: down ## Stop and wipe .local/ (all local data)
 	rm -rf $${MLOPS_HOME:-$(CURDIR)/.local}

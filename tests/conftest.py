@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 from readmission import db, ingest, stages
-from readmission.local.mlflow_server import LocalMlflow
-from readmission.local.postgres import LocalPostgres
-from readmission.local.process import free_port, free_port_block
-from readmission.local.s3 import S3_PORTS, LocalS3
-from readmission.local.stack import BUCKET
 from readmission.settings import DEFAULT_SOURCE, Settings
+from readmission_local.mlflow_server import LocalMlflow
+from readmission_local.postgres import LocalPostgres
+from readmission_local.process import free_port, free_port_block
+from readmission_local.s3 import S3_PORTS, LocalS3
+from readmission_local.stack import BUCKET
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 from readmission import contract, stages
-from readmission.local.process import free_port, wait_until
 from readmission.settings import DEFAULT_SOURCE
+from readmission_local.process import free_port, wait_until
 
 ADMIN_TOKEN = "test-admin-token-" + uuid.uuid4().hex
 

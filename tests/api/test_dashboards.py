@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from readmission.local import prometheus as local_prometheus
-from readmission.local.process import free_port, wait_until
+from readmission_local import prometheus as local_prometheus
+from readmission_local.process import free_port, wait_until
 
 from tests.api.conftest import patients
 from tests.chart.conftest import UMBRELLA

@@ -7,9 +7,9 @@ import time
 
 import httpx
 from readmission import contract
-from readmission.local.mlflow_server import LocalMlflow
-from readmission.local.process import free_port
-from readmission.local.stack import BUCKET
+from readmission_local.mlflow_server import LocalMlflow
+from readmission_local.process import free_port
+from readmission_local.stack import BUCKET
 
 
 def test_new_champion_is_swapped_in_under_load_without_a_failed_request(

@@ -29,9 +29,9 @@ import mlflow
 import pandas as pd
 import psutil
 from readmission import model, stages
-from readmission.local.process import free_port, http_ok, wait_until
-from readmission.local.stack import client_env, throwaway_stack
 from readmission.settings import Settings
+from readmission_local.process import free_port, http_ok, wait_until
+from readmission_local.stack import client_env, throwaway_stack
 
 from tests.api.conftest import patients
 from tests.conftest import REPO

@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 
 from readmission import contract, db, ingest, stages
-from readmission.local.postgres import LocalPostgres
-from readmission.local.process import free_port
 from readmission.settings import Settings
+from readmission_local.postgres import LocalPostgres
+from readmission_local.process import free_port
 
 
 def pipeline_load(pg: LocalPostgres, name: str, source: str) -> float:

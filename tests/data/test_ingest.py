@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from readmission import contract, db, ingest, stages
-from readmission.local.process import wait_until
+from readmission_local.process import wait_until
 
 from tests.conftest import make_settings
 

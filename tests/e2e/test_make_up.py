@@ -19,9 +19,9 @@ import pytest
 import sqlalchemy as sa
 from mlflow import MlflowClient
 from readmission import contract, db
-from readmission.local.process import free_port, free_port_block, port_open
-from readmission.local.s3 import S3_PORTS, LocalS3
-from readmission.local.up import MARKER, PORTS
+from readmission_local.process import free_port, free_port_block, port_open
+from readmission_local.s3 import S3_PORTS, LocalS3
+from readmission_local.up import MARKER, PORTS
 
 from tests.conftest import REPO
 

@@ -10,8 +10,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from readmission.local import postgres
-from readmission.local.process import free_port
+from readmission_local import postgres
+from readmission_local.process import free_port
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root runs PostgreSQL as another user")

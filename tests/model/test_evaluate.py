@@ -13,7 +13,7 @@ from readmission import clinical
 def test_evaluate_prints_the_champions_metrics_as_json() -> None:
     env = {**os.environ, "TUNING_TRIALS": "1"}  # the same path as `make evaluate`, tuned less
     done = subprocess.run(
-        [sys.executable, "-m", "readmission", "evaluate"],
+        [sys.executable, "-m", "readmission_local.evaluate"],
         env=env,
         capture_output=True,
         text=True,

@@ -15,7 +15,7 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 from readmission import cli, stages, train
-from readmission.local.stack import BUCKET
+from readmission_local.stack import BUCKET
 
 from tests.conftest import make_settings
 

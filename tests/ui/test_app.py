@@ -8,8 +8,8 @@ import re
 import pandas as pd
 import pytest
 from readmission import contract
-from readmission.local.process import free_port
 from readmission.settings import DEFAULT_SOURCE
+from readmission_local.process import free_port
 from readmission_ui import form
 from streamlit.testing.v1 import AppTest
 

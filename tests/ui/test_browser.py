@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from readmission.local.process import free_port, http_ok, wait_until
+from readmission_local.process import free_port, http_ok, wait_until
 
 from tests.ui.conftest import APP, REPO
 

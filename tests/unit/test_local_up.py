@@ -10,8 +10,8 @@ import subprocess
 import sys
 
 import pytest
-from readmission.local.process import ServiceError
-from readmission.local.up import PORTS, Layout, check_ports_free, credentials
+from readmission_local.process import ServiceError
+from readmission_local.up import PORTS, Layout, check_ports_free, credentials
 
 
 def test_a_busy_port_is_refused_with_its_name(tmp_path) -> None:
@@ -46,7 +46,7 @@ def test_status_and_logs_stop_quietly_in_a_closed_pipe(tmp_path, command) -> Non
     (tmp_path / "logs" / "api.log").write_text("line\n" * 5000)
     env = {**os.environ, "MLOPS_HOME": str(tmp_path)}
     done = subprocess.run(
-        f"{sys.executable} -m readmission.local.up {command} | head -1",
+        f"{sys.executable} -m readmission_local.up {command} | head -1",
         shell=True,
         env=env,
         capture_output=True,
@@ -55,3 +55,13 @@ def test_status_and_logs_stop_quietly_in_a_closed_pipe(tmp_path, command) -> Non
     )
     assert done.returncode == 0 and len(done.stdout.splitlines()) == 1
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+
+
+def test_the_pipeline_library_does_not_ship_the_launcher() -> None:
+    # The Airflow image copies services/pipeline only: nothing in it may need readmission_local.
+    from tests.conftest import REPO
+
+    library = REPO / "services" / "pipeline" / "readmission"
+    assert not (library / "local").exists()
+    users = [p.name for p in library.rglob("*.py") if "readmission_local" in p.read_text()]
+    assert users == []

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from readmission.local.up import PORTS
 from readmission.settings import Settings
 from readmission_api.settings import Settings as ApiSettings
+from readmission_local.up import PORTS
 
 from tests.conftest import REPO
 

@@ -7,7 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from readmission.local import process
+from readmission_local import process
 
 # weed mini opens these besides S3; each gets its own port so nothing collides (Airflow 8080…).
 _COMPONENT_FLAGS = (

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from readmission.local import process
+from readmission_local import process
 
 
 def _wheel_root() -> Path:

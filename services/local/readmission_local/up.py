@@ -23,12 +23,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from readmission.local import process
-from readmission.local import prometheus as local_prometheus
-from readmission.local.mlflow_server import LocalMlflow
-from readmission.local.postgres import LocalPostgres
-from readmission.local.s3 import S3_PORTS, LocalS3
 from readmission.settings import REPO_ROOT
+
+from readmission_local import process
+from readmission_local import prometheus as local_prometheus
+from readmission_local.mlflow_server import LocalMlflow
+from readmission_local.postgres import LocalPostgres
+from readmission_local.s3 import S3_PORTS, LocalS3
 
 BUCKET = "mlflows3"
 MARKER = "READMISSION_STACK"  # set in every process we start, so `down` can find stragglers
@@ -493,7 +494,7 @@ def logs(layout: Layout, lines: int = 30) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m readmission.local.up",
+        prog="python -m readmission_local.up",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

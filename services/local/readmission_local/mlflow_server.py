@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from readmission.local import process
+from readmission_local import process
 
 
 class LocalMlflow:

@@ -11,10 +11,10 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from readmission.local.mlflow_server import LocalMlflow
-from readmission.local.postgres import LocalPostgres
-from readmission.local.process import free_port, free_port_block
-from readmission.local.s3 import S3_PORTS, LocalS3
+from readmission_local.mlflow_server import LocalMlflow
+from readmission_local.postgres import LocalPostgres
+from readmission_local.process import free_port, free_port_block
+from readmission_local.s3 import S3_PORTS, LocalS3
 
 BUCKET = "mlflows3"
 
