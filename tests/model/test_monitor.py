@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import mlflow
 import pytest
-from readmission import db, drift, monitor, stages
+from readmission import db, drift, model_card, monitor, stages
 
 from tests.conftest import sql
 from tests.model.conftest import clean_frame, log_predictions
@@ -47,6 +47,9 @@ def test_a_shifted_log_asks_for_one_retrain_and_training_answers_it(
     assert len(runs) >= 1 and runs["metrics.psi.age"].iloc[0] > drift.SHIFTED
     html = mlflow.artifacts.load_text(f"runs:/{runs['run_id'].iloc[0]}/{monitor.REPORT_PATH}")
     assert "<table" in html and "age" in html
+    # ... logged without moving the process's active experiment (load_table searches it).
+    table = mlflow.load_table(model_card.SUBGROUPS_PATH, run_ids=[champion.trained["run_id"]])
+    assert len(table) > 0
     # The request waits for a training run, which answers it once.
     engine = db.make_engine(settings.DATA_DB_URL)
     assert monitor.pending(engine) == result["reason"]

@@ -139,17 +139,23 @@ def report_html(result: Check, settings: Settings) -> str:
 
 
 def _log_run(result: Check, settings: Settings) -> None:
-    import mlflow
+    """One run in ``<MLFLOW_EXPERIMENT>-monitoring``, through the client (the process's active
+    experiment, which ``mlflow.load_table`` and friends search, stays as it was)."""
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric
 
-    mlflow.set_tracking_uri(settings.MLFLOW_TRACKING_URI)
-    mlflow.set_experiment(f"{settings.MLFLOW_EXPERIMENT}-monitoring")
-    with mlflow.start_run(run_name=f"drift v{result.version}"):
-        mlflow.set_tags(
-            {"model_version": result.version, "retrain": str(result.retrain).lower(),
-             "reason": result.reason}
-        )  # fmt: skip
-        mlflow.log_metrics({"rows": result.rows, **{f"psi.{f}": v for f, v in result.psi.items()}})
-        mlflow.log_text(report_html(result, settings), REPORT_PATH)
+    client = MlflowClient(settings.MLFLOW_TRACKING_URI)
+    name = f"{settings.MLFLOW_EXPERIMENT}-monitoring"
+    experiment = client.get_experiment_by_name(name)
+    experiment_id = experiment.experiment_id if experiment else client.create_experiment(name)
+    tags = {"model_version": str(result.version), "retrain": str(result.retrain).lower(),
+            "reason": result.reason}  # fmt: skip
+    run = client.create_run(experiment_id, run_name=f"drift v{result.version}", tags=tags)
+    now = int(datetime.now(UTC).timestamp() * 1000)
+    values = {"rows": result.rows, **{f"psi.{f}": v for f, v in result.psi.items()}}
+    client.log_batch(run.info.run_id, metrics=[Metric(k, v, now, 0) for k, v in values.items()])
+    client.log_text(run.info.run_id, report_html(result, settings), REPORT_PATH)
+    client.set_terminated(run.info.run_id)
 
 
 def pending(engine: Engine) -> str | None:
