@@ -11,16 +11,11 @@ import mlflow
 import pandas as pd
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from readmission import db, drift, model, monitor
+from readmission import db, drift, monitor
 
-from tests.model.conftest import clean_frame
+from tests.model.conftest import clean_frame, request_rows
 
 ROWS = 2_000  # enough that sampling noise stays far below 0.1 for a 40-bin feature
-
-
-def request_rows(frame: pd.DataFrame) -> list[dict]:
-    features = model.to_model_frame(frame)
-    return features.astype(object).where(features.notna(), None).to_dict("records")
 
 
 def psi_by_feature(text: str) -> dict[str, float]:

@@ -92,11 +92,17 @@ def shuffled(make_candidate) -> dict[str, Any]:
     return make_candidate("shuffled", "logistic_regression", {"C": 0.05}, rows=shuffle)
 
 
+def request_rows(frame: pd.DataFrame) -> list[dict]:
+    """Clean rows as request bodies: the model's columns, missing values as null."""
+    features = model.to_model_frame(frame)
+    return features.astype(object).where(features.notna(), None).to_dict("records")
+
+
 def log_predictions(url: str, version: str, pipeline, frame: pd.DataFrame) -> None:
     """Rows as the API logs them: the request's features (JSON) and the served probability."""
     features = model.to_model_frame(frame)
     proba = model.positive_proba(pipeline, features)
-    records = features.astype(object).where(features.notna(), None).to_dict("records")
+    records = request_rows(frame)
     rows = [
         {"created_at": datetime.now(UTC), "model_name": "m", "model_version": version,
          "run_id": "r", "features": r, "probability": float(p), "label": int(p > 0.5),

@@ -65,7 +65,12 @@ class DriftWindow:
     def psi(self) -> tuple[int, dict[str, float]]:
         """(rows in the window, PSI per feature)."""
         rows, counts = self.snapshot()
-        return rows, {n: drift.psi(self.binnings[n].expected, c) for n, c in counts.items()}
+        return rows, psi_of(self.binnings, counts)
+
+
+def psi_of(binnings: dict[str, drift.Binning], counts: dict[str, np.ndarray]) -> dict[str, float]:
+    """PSI per feature of a snapshot's bin counts."""
+    return {n: drift.psi(binnings[n].expected, c) for n, c in counts.items()}
 
 
 def _bin_labels(binning: drift.Binning) -> list[str]:
@@ -101,8 +106,7 @@ class DriftCollector:
             version = loaded.version
             rows_family.add_metric([version], rows)
             if rows >= self.min_rows:
-                for name, binning in window.binnings.items():
-                    value = drift.psi(binning.expected, counts[name])
+                for name, value in psi_of(window.binnings, counts).items():
                     psi_family.add_metric([name, version], value)
                 self._shares(shares_family, window.binnings[drift.PROBABILITY], counts, version)
         yield rows_family

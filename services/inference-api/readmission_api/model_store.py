@@ -97,9 +97,9 @@ def prepare(folder: Path, version: str) -> scoring.Scorer:
 
 def _release_free_heap() -> None:
     """Hand the heap pages freed by loading back to the OS (glibc keeps them otherwise)."""
-    libc = ctypes.util.find_library("c")
-    if libc and hasattr(ctypes.CDLL(libc), "malloc_trim"):
-        ctypes.CDLL(libc).malloc_trim(0)
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    if hasattr(libc, "malloc_trim"):  # glibc only
+        libc.malloc_trim(0)
 
 
 def _settle() -> None:

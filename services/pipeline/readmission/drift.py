@@ -57,7 +57,7 @@ class Binning:
 
     def bin(self, value: Any) -> int:
         """The bin of one value (the last bin: missing)."""
-        if value is None or (isinstance(value, float) and math.isnan(value)):
+        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
             return self.size - 1
         if self.edges is not None:
             return bisect.bisect_right(self.edges, float(value))
@@ -94,7 +94,6 @@ def _categorical(feature: str, values: pd.Series) -> Binning:
 
 
 def _with_shares(binning: Binning, values: pd.Series) -> Binning:
-    values = values.astype(object).where(values.notna(), None)
     counts = binning.counts(values)
     shares = (counts / max(counts.sum(), 1)).round(6).tolist()
     return Binning(binning.feature, binning.edges, binning.categories, shares)
@@ -136,7 +135,6 @@ def report(binnings: Mapping[str, Binning], rows: pd.DataFrame) -> pd.DataFrame:
     """PSI per feature of ``rows`` (the features, and ``probability``) against the reference."""
     out = []
     for name, binning in binnings.items():
-        values = rows[name].astype(object).where(rows[name].notna(), None)
-        counts = binning.counts(values)
+        counts = binning.counts(rows[name])
         out.append({"feature": name, "psi": psi(binning.expected, counts), "rows": len(rows)})
     return pd.DataFrame(out)
