@@ -90,7 +90,7 @@ format: install ## Apply ruff's formatting and safe fixes
 	$(RUN)/ruff check --fix .
 
 test: install tools ## Run the whole test suite (starts real Postgres, S3, MLflow, Airflow itself)
-	PATH="$(TOOLS)/bin:$$PATH" CHECKOV="$(CHECKOV)" $(RUN)/python -m pytest $(PYTEST_ARGS)
+	PATH="$(TOOLS)/bin:$$PATH" CHECKOV="$(CHECKOV)" UV="$(UV)" $(RUN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: install ## Only the tests that need no service (unit + data-set checks)
 	$(RUN)/python -m pytest tests/unit tests/data/test_dataset.py $(PYTEST_ARGS)
@@ -104,17 +104,17 @@ bench-ingest: install ## Benchmark batch ingest against psql \copy of the same C
 bench-api: install ## Our API vs `mlflow models serve` on the evaluate champion (50 clients); writes docs/performance.md, prints JSON
 	$(RUN)/python -m tests.bench.bench_api --write-docs
 
-up: install ## Start the whole system locally (Postgres, S3, MLflow, Airflow, API, UI[, Prometheus])
+up: install ## Start the whole system locally under supervisord (Postgres, S3, MLflow, Airflow, API, UI[, Prometheus])
 	@$(RUN)/python -m readmission_local.up up
 
-down: ## Stop everything `make up` started (data kept)
+down: ## Stop everything `make up` started, leaving no process or port (data kept)
 	@$(RUN)/python -m readmission_local.up down
 
-status: ## What runs, batches loaded, champion version
+status: ## Each service's state, uptime and restarts; batches loaded, quarantined, champion
 	@$(RUN)/python -m readmission_local.up status
 
-logs: ## The last lines of every local service's log
-	@$(RUN)/python -m readmission_local.up logs
+logs: ## The last lines of every local service's log (one service: make logs SERVICE=api)
+	@$(RUN)/python -m readmission_local.up logs $(SERVICE)
 
 clean-local: down ## Stop and wipe .local/ (all local data)
 	rm -rf $${MLOPS_HOME:-$(CURDIR)/.local}

@@ -7,7 +7,6 @@ Nothing here is a mock: each fixture starts the real server as a local process (
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import tempfile
 import uuid
@@ -19,11 +18,10 @@ from typing import Any
 import pytest
 from readmission import db, ingest, stages
 from readmission.settings import DEFAULT_SOURCE, Settings
-from readmission_local.mlflow_server import LocalMlflow
 from readmission_local.postgres import LocalPostgres
-from readmission_local.process import free_port, free_port_block
-from readmission_local.s3 import S3_PORTS, LocalS3
-from readmission_local.stack import BUCKET
+from readmission_local.process import free_port
+from readmission_local.stack import S3, start_s3_and_mlflow
+from readmission_local.supervisor import Supervisor
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -70,32 +68,26 @@ def data_db(database: Callable[..., str]) -> str:
 
 
 @pytest.fixture(scope="session")
-def s3(services_root: Path) -> Iterator[LocalS3]:
-    port = free_port_block(S3_PORTS)
-    server = LocalS3(services_root / "s3", port, "readmission", secrets.token_urlsafe(16))
-    server.start()
-    yield server
-    server.stop()
+def supervised(services_root: Path, postgres: LocalPostgres) -> Iterator[tuple]:
+    """SeaweedFS and the MLflow server under their own supervisord, as `make up` runs them."""
+    supervisor = Supervisor(services_root)
+    try:
+        s3, uri = start_s3_and_mlflow(services_root, postgres, supervisor)
+        os.environ["MLFLOW_TRACKING_URI"] = uri
+        os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"
+        yield s3, uri, supervisor
+    finally:
+        supervisor.shutdown()
 
 
 @pytest.fixture(scope="session")
-def mlflow_server(
-    services_root: Path, postgres: LocalPostgres, s3: LocalS3
-) -> Iterator[LocalMlflow]:
-    postgres.create_database("mlflow")
-    server = LocalMlflow(
-        services_root / "mlflow",
-        free_port(),
-        postgres.url("mlflow"),
-        f"s3://{BUCKET}",
-        s3.endpoint,
-        s3.access_key,
-        s3.secret_key,
-    ).start()
-    os.environ["MLFLOW_TRACKING_URI"] = server.uri
-    os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"
-    yield server
-    server.stop()
+def s3(supervised) -> S3:
+    return supervised[0]
+
+
+@pytest.fixture(scope="session")
+def mlflow_uri(supervised) -> str:
+    return supervised[1]
 
 
 def sql(url: str, *statements: str, fetch: str = "scalar") -> Any:
@@ -162,12 +154,12 @@ class Trained:
 
 
 @pytest.fixture(scope="session")
-def champion(postgres, cleaned_template, mlflow_server) -> Trained:
+def champion(postgres, cleaned_template, mlflow_uri) -> Trained:
     """Train once per session (fast tuning) and register as the model tests' own name."""
     postgres.psql(f'CREATE DATABASE trained TEMPLATE "{cleaned_template}"')
     settings = make_settings(
         DATA_DB_URL=postgres.url("trained"),
-        MLFLOW_TRACKING_URI=mlflow_server.uri,
+        MLFLOW_TRACKING_URI=mlflow_uri,
         MODEL_NAME=f"readmission-test-{uuid.uuid4().hex[:6]}",
         MLFLOW_EXPERIMENT="tests",
     )

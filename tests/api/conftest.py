@@ -102,10 +102,10 @@ def start_api(tmp_path_factory) -> Callable[..., Iterator[Server]]:
 
 
 @pytest.fixture(scope="session")
-def api_env(registered, mlflow_server, postgres) -> dict[str, str]:
+def api_env(registered, mlflow_uri, postgres) -> dict[str, str]:
     postgres.create_database("api_log")
     return {
-        "MLFLOW_TRACKING_URI": mlflow_server.uri,
+        "MLFLOW_TRACKING_URI": mlflow_uri,
         "MODEL_NAME": registered.name,
         "MODEL_POLL_SECONDS": "1",
         "DATA_DB_URL": postgres.url("api_log"),

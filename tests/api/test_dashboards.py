@@ -16,8 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from readmission_local import prometheus as local_prometheus
-from readmission_local.process import free_port, wait_until
+from readmission_local import services
+from readmission_local.process import free_port
+from readmission_local.supervisor import Supervisor
+from readmission_local.up import credentials
 
 from tests.api.conftest import patients
 from tests.chart.conftest import UMBRELLA
@@ -56,19 +58,17 @@ def api_under_watch(start_api, api_env, tmp_path_factory):
     """An API (drift reported from 50 rows) and a Prometheus scraping it every second."""
     env = {**api_env, "DRIFT_MIN_ROWS": "50"}
     with start_api(env) as api:
-        port = free_port()
-        cfg = local_prometheus.config({"inference-api": api.url.removeprefix("http://")}, "1s")
-        folder = tmp_path_factory.mktemp("prometheus")
-        argv = local_prometheus.command(PROMETHEUS, folder, port, cfg)
-        with open(folder / "prometheus.log", "wb") as log:
-            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
+        home, port = tmp_path_factory.mktemp("prometheus"), free_port()
+        (home / "prometheus").mkdir()
+        config = services.prometheus_config({"inference-api": api.url[len("http://") :]}, "1s")
+        (home / "prometheus" / "prometheus.yml").write_text(json.dumps(config))
+        found = services.values(home, {**credentials(home), "PROMETHEUS_PORT": str(port)})
+        supervisor = Supervisor(home)  # the service as `make up` runs it, from the same table
         try:
-            wait_until(lambda: _ok(url + "/-/ready"), 60, "Prometheus", folder / "prometheus.log")
-            yield api, url
+            supervisor.start(services.load(found, ("prometheus",))[0])
+            yield api, f"http://127.0.0.1:{port}"
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            supervisor.shutdown()
 
 
 def _ok(url: str) -> bool:

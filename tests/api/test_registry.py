@@ -25,7 +25,7 @@ def model_folder(registered, tmp_path_factory) -> Path:
     return Path(mlflow.artifacts.download_artifacts(f"models:/{registered.name}/1", dst_path=dst))
 
 
-def test_our_loader_gives_the_pipeline_mlflow_gives(registered, model_folder, mlflow_server):
+def test_our_loader_gives_the_pipeline_mlflow_gives(registered, model_folder, mlflow_uri):
     ours = loading.load_pipeline(model_folder)
     theirs = mlflow.sklearn.load_model(f"models:/{registered.name}/1")
     example = loading.input_example(model_folder)
@@ -35,9 +35,9 @@ def test_our_loader_gives_the_pipeline_mlflow_gives(registered, model_folder, ml
 
 
 def test_the_registry_client_downloads_what_mlflow_downloads(
-    registered, model_folder, mlflow_server, tmp_path
+    registered, model_folder, mlflow_uri, tmp_path
 ):
-    registry = Registry(mlflow_server.uri)
+    registry = Registry(mlflow_uri)
     version = registry.version_by_alias(registered.name, "champion")["version"]
     got = registry.download_model(registered.name, version, tmp_path / "ours")
     ours = {p.relative_to(got) for p in got.rglob("*") if p.is_file()}

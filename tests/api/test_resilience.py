@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 
 import httpx
 from readmission import contract
-from readmission_local.mlflow_server import LocalMlflow
+from readmission_local import services
 from readmission_local.process import free_port
-from readmission_local.stack import BUCKET
+from readmission_local.stack import stack_values
 
 
 def test_new_champion_is_swapped_in_under_load_without_a_failed_request(
@@ -58,21 +59,16 @@ def test_new_champion_is_swapped_in_under_load_without_a_failed_request(
 
 
 def test_mlflow_down_after_startup_keeps_serving(
-    start_api, api_env, services_root, postgres, s3
+    start_api, api_env, services_root, postgres, supervised
 ) -> None:
-    own = LocalMlflow(
-        services_root / f"mlflow-{free_port()}",
-        free_port(),
-        postgres.url("mlflow"),
-        f"s3://{BUCKET}",
-        s3.endpoint,
-        s3.access_key,
-        s3.secret_key,
-        workers=1,
-    ).start()
+    s3, _, supervisor = supervised
+    port = free_port()
+    table = services.load(stack_values(services_root, postgres, s3, port), ("mlflow",))
+    own = replace(table[0], name="mlflow-own")  # its own server: this test stops it
+    supervisor.start(own)
     try:
-        with start_api({**api_env, "MLFLOW_TRACKING_URI": own.uri}) as server:
-            own.stop()
+        with start_api({**api_env, "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}"}) as server:
+            supervisor.rpc.stopProcess(own.name)
             time.sleep(3)  # a few failed polls
             with server.client() as client:
                 assert client.get("/health/ready").status_code == 200
@@ -83,7 +79,8 @@ def test_mlflow_down_after_startup_keeps_serving(
             assert 'readmission_model_reloads_total{result="unreachable"}' in metrics
             assert history.status_code == 503  # the registry itself is gone: said clearly
     finally:
-        own.stop()
+        if supervisor.info()[own.name]["statename"] == "RUNNING":
+            supervisor.rpc.stopProcess(own.name)
 
 
 def test_database_down_still_serves_and_counts_dropped_log_rows(start_api, api_env) -> None:

@@ -137,7 +137,7 @@ def inproc_rps(model_uri: str, rows: list[dict]) -> float:
 
 
 def champion(stack) -> Settings:
-    settings = Settings(DATA_DB_URL=stack.data_db_url, MLFLOW_TRACKING_URI=stack.mlflow.uri)
+    settings = Settings(DATA_DB_URL=stack.data_db_url, MLFLOW_TRACKING_URI=stack.mlflow_uri)
     while stages.ingest(settings)["loaded"]:
         pass
     stages.clean(settings)

@@ -44,11 +44,11 @@ def received(sock: socket.socket) -> str:
         return "\n".join(packets)
 
 
-def test_ingest_clean_train_end_to_end(run_dag, database, mlflow_server, statsd) -> None:
+def test_ingest_clean_train_end_to_end(run_dag, database, mlflow_uri, statsd) -> None:
     url = database()
     env = {
         "DATA_DB_URL": url,
-        "MLFLOW_TRACKING_URI": mlflow_server.uri,
+        "MLFLOW_TRACKING_URI": mlflow_uri,
         "MODEL_NAME": f"dag-test-{uuid.uuid4().hex[:6]}",
         "MLFLOW_EXPERIMENT": "dag-tests",
         "TUNING_TRIALS": "1",
@@ -68,7 +68,7 @@ def test_ingest_clean_train_end_to_end(run_dag, database, mlflow_server, statsd)
     assert (trained["state"], trained["tasks"]) == ("success", both)
     assert sql(url, "SELECT count(*) FROM raw_data.batches") == 2
     assert sql(url, "SELECT count(*) FROM clean_data.batches") == 2
-    client = MlflowClient(mlflow_server.uri)
+    client = MlflowClient(mlflow_uri)
     version = client.get_model_version_by_alias(env["MODEL_NAME"], "champion")
     assert version.tags["promotion.decision"] == "promoted"
     assert f"{metrics.PROMOTIONS}:1|c" in received(statsd)
@@ -113,11 +113,11 @@ def drift_events(postgres) -> list[dict]:
     return [r[0] for r in rows]
 
 
-def test_drift_closes_the_loop(run_dag, database, mlflow_server, postgres, statsd) -> None:
+def test_drift_closes_the_loop(run_dag, database, mlflow_uri, postgres, statsd) -> None:
     url = database()
     env = {
         "DATA_DB_URL": url,
-        "MLFLOW_TRACKING_URI": mlflow_server.uri,
+        "MLFLOW_TRACKING_URI": mlflow_uri,
         "MODEL_NAME": f"loop-test-{uuid.uuid4().hex[:6]}",
         "MLFLOW_EXPERIMENT": "dag-tests",
         "TUNING_TRIALS": "1",
@@ -134,7 +134,7 @@ def test_drift_closes_the_loop(run_dag, database, mlflow_server, postgres, stats
     assert stages.promote(settings, stages.train(settings))["promoted"]
     stages.ingest(settings)
     stages.clean(settings)
-    client = MlflowClient(mlflow_server.uri)
+    client = MlflowClient(mlflow_uri)
 
     def serve(rows: pd.DataFrame) -> str:
         """Log ``rows`` as served by the current champion; returns its version."""

@@ -1,14 +1,20 @@
-"""`make up` the way a user runs it: the pipeline runs by itself until a champion serves.
+"""`make up` the way a user runs it, from a checkout in a folder only its owner can enter (root's
+home on Debian; a `mktemp -d` folder): the pipeline runs by itself until a champion serves.
 
-Then every part is checked through its own interface (API, Streamlit, Airflow's REST API,
-MLflow's registry), `make down` must leave no process and no port behind, and a second
-`make up` must resume with the data kept.
+On the way the MLflow server, the API and the Airflow scheduler are SIGKILLed one after another:
+supervisord brings each back, healthy, within 30 s; the pipeline carries on and `make status`
+counts the restarts. Every part is checked through its own interface (API, Streamlit, Airflow's
+REST API, MLflow's registry). `make down` must leave no process and no port behind; a `make up`
+whose API crashes on start must resume on the kept data, then stop, name the API, show its log
+and leave nothing running; the data is still all there.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -19,26 +25,30 @@ import pytest
 import sqlalchemy as sa
 from mlflow import MlflowClient
 from readmission import contract, db
-from readmission_local.process import free_port, free_port_block, port_open
-from readmission_local.s3 import S3_PORTS, LocalS3
-from readmission_local.up import MARKER, PORTS
+from readmission_local import services
+from readmission_local.postgres import LocalPostgres
+from readmission_local.process import MARKER, free_port, free_port_block, pid_alive, port_open
+from readmission_local.supervisor import Supervisor
+from readmission_local.up import credentials
 
 from tests.conftest import REPO
 
 DAGS = ("diabetes_ingest", "diabetes_clean", "diabetes_train")
+KILLED = ("mlflow", "api", "airflow-scheduler")
+UV = os.environ.get("UV", str(REPO / ".tools" / "uv-venv" / "bin" / "uv"))  # `make test` sets it
 
 
-def make(target: str, env: dict[str, str], timeout: int = 600) -> subprocess.CompletedProcess:
+def make(target: str, env: dict[str, str], ok: bool = True) -> subprocess.CompletedProcess:
     done = subprocess.run(
         ["make", "--no-print-directory", target],
-        cwd=REPO,
+        cwd=env["CHECKOUT"],
         env=env,
         capture_output=True,
         text=True,
-        timeout=timeout,
+        timeout=600,
     )
     print(done.stdout[-3000:], done.stderr[-3000:])
-    assert done.returncode == 0, f"make {target} failed"
+    assert (done.returncode == 0) == ok, f"make {target}: exit {done.returncode}"
     return done
 
 
@@ -52,73 +62,135 @@ def wait_for(check, timeout: float, what: str, interval: float = 3):
     pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
-def our_processes(home: Path) -> list[int]:
-    mine = f"{MARKER}={home}".encode()
-    found = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            if mine in (entry / "environ").read_bytes().split(b"\0"):
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
+@pytest.fixture
+def checkout() -> Path:
+    """This working tree copied under a 0700 folder, with its own .venv (uv links from its
+    cache: seconds). PostgreSQL's user cannot reach anything in it."""
+    private = Path(tempfile.mkdtemp(prefix="readmission-private-"))
+    assert private.stat().st_mode & 0o777 == 0o700
+    tree = private / "checkout"
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, files.split("\0")):
+        if (REPO / name).is_file():
+            (tree / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, tree / name)
+    env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(tree / ".venv"), "UV_COMPILE_BYTECODE": "0"}
+    uv = [UV, "sync", "--frozen", "--all-extras", "--quiet"]
+    subprocess.run(uv, cwd=tree, env=env, check=True)
+    (tree / ".venv" / ".synced").touch()  # what `make install` leaves
+    yield tree
+    outside = tree / ".local" / "postgres"
+    if outside.is_symlink():  # root: PostgreSQL's data went where 'nobody' reaches it
+        shutil.rmtree(outside.resolve(), ignore_errors=True)
+    shutil.rmtree(private, ignore_errors=True)
 
 
 @pytest.fixture
-def stack_env():
-    home = Path(tempfile.mkdtemp(prefix="readmission-e2e-"))
-    home.chmod(0o755)
-    s3 = free_port_block(S3_PORTS)
-    reserved = {*range(s3, s3 + S3_PORTS), *range(s3 + 10_000, s3 + 10_000 + S3_PORTS)}
+def stack_env(checkout):
+    s3 = free_port_block(services.S3_PORTS)
+    taken = {*range(s3, s3 + 7), *range(s3 + 10_000, s3 + 10_007)}
     ports = {"S3_PORT": str(s3)}
-    for name in PORTS:
+    for name in services.PORTS:
         while name not in ports:  # nothing is bound yet: keep clear of SeaweedFS's ports
             port = free_port()
-            if port not in reserved and str(port) not in ports.values():
+            if port not in taken and str(port) not in ports.values():
                 ports[name] = str(port)
-    env = {**os.environ, "MLOPS_HOME": str(home), **ports}
+    env = {**os.environ, "CHECKOUT": str(checkout), "UV": UV, **ports}
+    env.pop("MLOPS_HOME", None)  # the default, .local/ in the private checkout
     yield env
-    subprocess.run(
-        ["make", "--no-print-directory", "down"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        timeout=300,
-    )
-    shutil.rmtree(home, ignore_errors=True)
+    subprocess.run(["make", "down"], cwd=checkout, env=env, capture_output=True, timeout=300)
 
 
-def credentials(env: dict[str, str]) -> dict[str, str]:
-    text = (Path(env["MLOPS_HOME"]) / "credentials.env").read_text()
-    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+def table(env: dict[str, str]) -> dict[str, services.Service]:
+    home = Path(env["CHECKOUT"]) / ".local"
+    found = services.values(home, credentials(home) | {k: env[k] for k in services.PORTS})
+    return {s.name: s for s in services.load(found)}
 
 
 def successful_runs(env: dict[str, str]) -> dict[str, int]:
-    creds = credentials(env)
+    creds = credentials(Path(env["CHECKOUT"]) / ".local")
     base = f"http://127.0.0.1:{env['AIRFLOW_PORT']}"
-    token = httpx.post(
-        f"{base}/auth/token",
-        json={"username": creds["AIRFLOW_ADMIN_USER"], "password": creds["AIRFLOW_ADMIN_PASSWORD"]},
-        timeout=30,
-    ).json()["access_token"]
-    headers = {"Authorization": f"Bearer {token}"}
-    out = {}
+    login = {"username": creds["AIRFLOW_ADMIN_USER"], "password": creds["AIRFLOW_ADMIN_PASSWORD"]}
+    token = httpx.post(f"{base}/auth/token", json=login, timeout=30).json()["access_token"]
+    headers, out = {"Authorization": f"Bearer {token}"}, {}
     for dag in DAGS:
-        runs = httpx.get(
-            f"{base}/api/v2/dags/{dag}/dagRuns",
-            params={"state": "success"},
-            headers=headers,
-            timeout=30,
-        ).json()
+        url = f"{base}/api/v2/dags/{dag}/dagRuns"
+        runs = httpx.get(url, params={"state": "success"}, headers=headers, timeout=30).json()
         out[dag] = runs["total_entries"]
     return out
 
 
-def test_make_up_runs_the_whole_system_and_make_down_leaves_nothing(stack_env) -> None:
+def kill_and_wait(supervisor: Supervisor, service: services.Service) -> float:
+    """SIGKILL the service's process; the seconds until supervisord has it healthy again."""
+    pid = supervisor.info()[service.name]["pid"]
+    os.kill(pid, signal.SIGKILL)
+    killed = time.monotonic()
+
+    def back() -> bool:  # a new process that is the service, no longer supervisord's fork
+        new = supervisor.info()[service.name]["pid"]  # or the launcher (which clears the old
+        try:  # run's orphans first), passing the health check
+            launched = b"supervisor" not in Path(f"/proc/{new}/cmdline").read_bytes()
+        except OSError:
+            return False
+        return new not in (0, pid) and launched and service.ready()
+
+    wait_for(back, 60, f"{service.name} to come back", interval=0.5)
+    return time.monotonic() - killed
+
+
+def left_behind(env: dict[str, str], session: int) -> tuple[list[int], list[int]]:
+    """Processes of the stack (by session or marker) and ports still bound."""
+    home = str(Path(env["CHECKOUT"]) / ".local")
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            marked = f"{MARKER}={home}".encode() in (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if fields[0] != "Z" and (fields[3] == str(session) or marked):
+            found.append(int(entry.name))
+    s3 = int(env["S3_PORT"])
+    ports = [int(env[name]) for name in services.PORTS] + [*range(s3, s3 + 7)]
+    return found, [p for p in ports if port_open(p)]
+
+
+def rows(env: dict[str, str]) -> tuple[int, int, int, int]:
+    """Raw rows, distinct encounters, batches and the rows the batch ledger counts."""
+    password = credentials(Path(env["CHECKOUT"]) / ".local")["POSTGRES_PASSWORD"]
+    url = f"postgresql://postgres:{password}@127.0.0.1:{env['POSTGRES_PORT']}/readmission"
+    engine = db.make_engine(url)
+    query = (
+        "SELECT count(*), count(DISTINCT encounter_id), "
+        "(SELECT count(*) FROM raw_data.batches), "
+        "(SELECT coalesce(sum(row_count), 0) FROM raw_data.batches) FROM raw_data.diabetes_raw"
+    )
+    with engine.connect() as conn:
+        raw, distinct, batches, counted = conn.execute(sa.text(query)).one()
+    engine.dispose()
+    return raw, distinct, batches, counted
+
+
+def test_make_up_survives_killed_services_and_make_down_leaves_nothing(stack_env) -> None:
     env = stack_env
     started = time.monotonic()
-    make("up", env)
+    up = make("up", env).stdout
     up_seconds = time.monotonic() - started
+    every = table(env)
+    ready = re.findall(r"==> (\S+) +ready in \d+s", up)
+    assert ready == [name for name, s in every.items() if s.installed]  # in order, one line each
+
+    supervisor = Supervisor(Path(env["CHECKOUT"]) / ".local")
+    back = {name: kill_and_wait(supervisor, every[name]) for name in KILLED}
+    print(f"\nback after SIGKILL (s): { {k: round(v, 1) for k, v in back.items()} }")
+    assert all(seconds < 30 for seconds in back.values()), back
+    after_kills = rows(env)[2]
+
     mlflow = MlflowClient(f"http://127.0.0.1:{env['MLFLOW_PORT']}")
 
     def champion():
@@ -135,18 +207,13 @@ def test_make_up_runs_the_whole_system_and_make_down_leaves_nothing(stack_env) -
         return answer.json() if answer.status_code == 200 else None
 
     predicted = wait_for(prediction, 120, "a prediction from the API", interval=2)
-    first_prediction = time.monotonic() - started
-    print(
-        f"\nmake up: {up_seconds:.0f}s to start; {first_prediction:.0f}s to the first prediction "
-        f"(champion version {version.version})"
-    )
+    print(f"make up: {up_seconds:.0f}s; first prediction after {time.monotonic() - started:.0f}s")
     assert predicted["model"]["name"] == "diabetes-readmission"
     assert 0 < predicted["probability"] < 1
 
     page = httpx.get(f"http://127.0.0.1:{env['STREAMLIT_PORT']}/", timeout=30)
     assert page.status_code == 200 and "<html" in page.text.lower()
-    assert httpx.get(f"http://127.0.0.1:{env['STREAMLIT_PORT']}/_stcore/health").text == "ok"
-    if shutil.which("prometheus"):  # the chart's own alert rules, loaded from its file
+    if every["prometheus"].installed:  # the chart's own alert rules, loaded from its file
         answer = httpx.get(f"http://127.0.0.1:{env['PROMETHEUS_PORT']}/api/v1/rules", timeout=30)
         loaded = {r["name"] for g in answer.json()["data"]["groups"] for r in g["rules"]}
         assert {"FeatureDrift", "InferenceApiDown", "BatchQuarantined"} <= loaded
@@ -157,38 +224,40 @@ def test_make_up_runs_the_whole_system_and_make_down_leaves_nothing(stack_env) -
         "a successful run of each DAG",
     )
     assert set(runs) == set(DAGS)
+    wait_for(lambda: rows(env)[2] > after_kills, 180, "a batch loaded after the kills")
 
     status = make("status", env).stdout
     assert "champion    diabetes-readmission version" in status
+    for name in KILLED:
+        assert re.search(rf"{name} +RUNNING .*restarts 1\b", status), name
+    assert "0 quarantined" in status
+    rows_before, distinct_before, batches_before, counted = rows(env)
+    assert rows_before == distinct_before == counted > 0
 
-    engine = db.make_engine(
-        f"postgresql://postgres:{credentials(env)['POSTGRES_PASSWORD']}"
-        f"@127.0.0.1:{env['POSTGRES_PORT']}/readmission"
-    )
-    query = sa.text("SELECT count(*), count(DISTINCT encounter_id) FROM raw_data.diabetes_raw")
-    with engine.connect() as conn:
-        rows_before, distinct_before = conn.execute(query).one()
-        batches_before = conn.execute(sa.text("SELECT count(*) FROM raw_data.batches")).scalar()
-    engine.dispose()
-    assert rows_before == distinct_before > 0
-
+    session = supervisor.session()
     make("down", env)
-    home = Path(env["MLOPS_HOME"])
-    assert our_processes(home) == []
-    bound = [p for name, p in env.items() if name in PORTS and port_open(int(p))]
-    s3_ports = LocalS3(home / "s3", int(env["S3_PORT"]), "k", "s").ports()
-    bound += [p for p in s3_ports if port_open(p)]
-    assert bound == [], f"ports still bound after make down: {bound}"
+    assert not pid_alive(session)
+    assert left_behind(env, session) == ([], [])
 
-    # Up again: the data is kept, no batch is loaded twice, the champion is still there.
-    make("up", env)
-    assert champion() is not None and champion().version >= version.version
-    with engine.connect() as conn:
-        rows_after, distinct_after = conn.execute(query).one()
-        batches_after = conn.execute(sa.text("SELECT count(*) FROM raw_data.batches")).scalar()
-        ledger = conn.execute(sa.text("SELECT sum(row_count) FROM raw_data.batches")).scalar()
-    engine.dispose()
-    assert rows_after == distinct_after == ledger >= rows_before
-    assert batches_after >= batches_before
-    make("down", env)
-    assert our_processes(home) == []
+    # An API that crashes on start (a setting it refuses): make up resumes on the kept data
+    # (S3 and MLflow start), then stops when supervisord gives up on the API, says so, cleans up.
+    failed = make("up", {**env, "MICROBATCH_MAX": "0"}, ok=False)
+    assert re.search(r"==> s3 +ready.*\n==> mlflow +ready", failed.stdout)
+    assert "error: api exits as soon as it starts: supervisord gave up after 3" in failed.stderr
+    assert "MICROBATCH_MAX" in failed.stderr  # the log's last lines: pydantic's message
+    assert left_behind(env, session) == ([], [])
+    assert supervisor.session() is None
+
+    # The data is kept: no batch loaded twice, the champion still registered.
+    home = Path(env["CHECKOUT"]) / ".local"
+    password = credentials(home)["POSTGRES_PASSWORD"]
+    pg = LocalPostgres((home / "postgres").resolve(), int(env["POSTGRES_PORT"]), password)
+    try:
+        pg.start()
+        rows_after, distinct_after, batches_after, counted = rows(env)
+        alias = "SELECT version FROM registered_model_aliases WHERE alias = 'champion'"
+        kept = int(pg.psql(alias, "mlflow"))
+    finally:
+        pg.stop()
+    assert rows_after == distinct_after == counted >= rows_before  # a batch may land in between
+    assert batches_after >= batches_before and kept >= int(version.version)

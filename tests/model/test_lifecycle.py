@@ -15,7 +15,7 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 from readmission import cli, stages, train
-from readmission_local.stack import BUCKET
+from readmission_local.services import BUCKET
 
 from tests.conftest import make_settings
 
@@ -30,11 +30,11 @@ def versions(name: str) -> list:
     return MlflowClient().search_model_versions(f"name = '{name}'")
 
 
-def test_a_simulated_month_trains_once_per_new_batch(database, mlflow_server) -> None:
+def test_a_simulated_month_trains_once_per_new_batch(database, mlflow_uri) -> None:
     tag = uuid.uuid4().hex[:6]
     settings = make_settings(
         DATA_DB_URL=database(),
-        MLFLOW_TRACKING_URI=mlflow_server.uri,
+        MLFLOW_TRACKING_URI=mlflow_uri,
         MODEL_NAME=f"month-{tag}",
         MLFLOW_EXPERIMENT=f"month-{tag}",
     )

@@ -10,8 +10,11 @@ import subprocess
 import sys
 
 import pytest
+from readmission_local import services
 from readmission_local.process import ServiceError
-from readmission_local.up import PORTS, Layout, check_ports_free, credentials
+from readmission_local.status import logs
+from readmission_local.supervisor import Supervisor
+from readmission_local.up import PORTS, check_ports_free, credentials, mlops_home
 
 
 def test_a_busy_port_is_refused_with_its_name(tmp_path) -> None:
@@ -19,25 +22,51 @@ def test_a_busy_port_is_refused_with_its_name(tmp_path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        layout = Layout(tmp_path, {**PORTS, "API_PORT": port})
+        found = services.values(tmp_path, {**credentials(tmp_path), "API_PORT": str(port)})
         with pytest.raises(ServiceError, match=f"API_PORT={port}.*API_PORT=8990 make up"):
-            check_ports_free(layout, ["API_PORT"])
+            check_ports_free(services.load(found))
 
 
 def test_ports_and_home_come_from_the_environment(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("MLOPS_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("STREAMLIT_PORT", "18501")
-    layout = Layout.from_env()
-    assert layout.home == tmp_path / "state"
-    assert layout.ports["STREAMLIT_PORT"] == 18501 and layout.ports["API_PORT"] == 8989
+    found = services.values(mlops_home(), credentials(mlops_home()))
+    assert mlops_home() == tmp_path / "state"
+    assert found["STREAMLIT_PORT"] == "18501" and found["API_PORT"] == str(PORTS["API_PORT"])
+    streamlit = services.load(found, ("streamlit",))[0]
+    assert streamlit.ports == {"STREAMLIT_PORT": 18501} and ":18501/" in streamlit.health
+
+
+@pytest.mark.parametrize("port", ["99999", "http", "0"])
+def test_a_port_that_is_no_port_is_refused_by_name(monkeypatch, tmp_path, port) -> None:
+    monkeypatch.setenv("MLFLOW_PORT", port)
+    with pytest.raises(ServiceError, match=f"MLFLOW_PORT='{port}' is not a port number"):
+        services.values(tmp_path, {})
 
 
 def test_credentials_are_generated_once_private_and_reused(tmp_path) -> None:
-    layout = Layout(tmp_path, dict(PORTS))
-    first = credentials(layout)
+    first = credentials(tmp_path)
     assert len(first["POSTGRES_PASSWORD"]) >= 24 and first["AIRFLOW_ADMIN_USER"] == "admin"
-    assert stat.S_IMODE(layout.credentials_file.stat().st_mode) == 0o600
-    assert credentials(layout) == first
+    assert stat.S_IMODE((tmp_path / "credentials.env").stat().st_mode) == 0o600
+    assert credentials(tmp_path) == first
+
+
+def test_every_service_of_the_table_is_complete_and_keeps_secrets_out_of_its_config(
+    tmp_path,
+) -> None:
+    creds = credentials(tmp_path)
+    table = services.load(services.values(tmp_path, creds))
+    assert [s.name for s in table][:3] == ["s3", "mlflow", "api"]
+    supervisor = Supervisor(tmp_path)
+    for service in table:
+        assert service.argv and service.health.startswith("http://127.0.0.1:")
+        assert all(0 < port < 65_536 for port in service.ports.values())
+        assert "{" not in " ".join([*service.argv, *service.env.values()]), service.name
+        supervisor.add(service)  # supervisord is not running: it is started by the first add
+    programs = "".join(p.read_text() for p in (tmp_path / "supervisor" / "programs").iterdir())
+    assert programs.count("autorestart = true") == len(table)
+    assert not any(secret in programs for secret in creds.values() if len(secret) > 8)
+    supervisor.shutdown()
 
 
 @pytest.mark.parametrize("command", ["status", "logs"])
@@ -65,3 +94,16 @@ def test_the_pipeline_library_does_not_ship_the_launcher() -> None:
     assert not (library / "local").exists()
     users = [p.name for p in library.rglob("*.py") if "readmission_local" in p.read_text()]
     assert users == []
+
+
+def test_logs_of_one_service_or_a_clear_error(tmp_path, capsys) -> None:
+    (tmp_path / "logs").mkdir()
+    for name in ("api", "mlflow"):
+        (tmp_path / "logs" / f"{name}.log").write_text(f"{name} line\n")
+    logs(tmp_path, "api")
+    shown = capsys.readouterr().out
+    assert "api line" in shown and "mlflow line" not in shown
+    with pytest.raises(
+        ServiceError, match=r"no log for 'scheduler' yet; the services: .*airflow-sch"
+    ):
+        logs(tmp_path, "scheduler")

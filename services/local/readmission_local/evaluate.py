@@ -37,7 +37,7 @@ def cmd_evaluate(settings: Settings) -> dict:
     with throwaway_stack("readmission-evaluate-") as stack:
         os.environ.update(client_env(stack))
         local = settings.model_copy(
-            update={"DATA_DB_URL": stack.data_db_url, "MLFLOW_TRACKING_URI": stack.mlflow.uri}
+            update={"DATA_DB_URL": stack.data_db_url, "MLFLOW_TRACKING_URI": stack.mlflow_uri}
         )
         batches = 0
         while stages.ingest(local)["loaded"]:

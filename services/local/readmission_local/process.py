@@ -1,18 +1,21 @@
-"""Small helpers to start, wait for and stop local server processes."""
+"""Small helpers for local servers: ports, HTTP checks, waiting, users, leftover processes."""
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
+import signal
 import socket
-import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 UNPRIVILEGED_USER = "nobody"  # servers that refuse root (PostgreSQL) run as this user
+MARKER = "READMISSION_STACK"  # in every process we start: the folder its stack lives in
+SERVICE = "READMISSION_SERVICE"  # …and which service it belongs to
 
 
 class ServiceError(RuntimeError):
@@ -30,10 +33,10 @@ def free_port_block(size: int, offset: int = 10_000) -> int:
     """A base port with ``size`` free ports from it, and each one's twin at ``+offset`` free."""
     for _ in range(100):
         base = free_port()
-        if base + size + offset > 65_535:
-            continue
         ports = range(base, base + size)
-        if not any(port_open(p) or port_open(p + offset) for p in ports):
+        if base + size + offset <= 65_535 and not any(
+            port_open(p) or port_open(p + offset) for p in ports
+        ):
             return base
     raise ServiceError(f"no block of {size} free ports found")
 
@@ -56,22 +59,77 @@ def wait_until(
         time.sleep(0.2)
     tail = ""
     if log and log.exists():
-        tail = (
-            "\n--- last lines of "
-            + str(log)
-            + " ---\n"
-            + "\n".join(log.read_text(errors="replace").splitlines()[-30:])
-        )
+        lines = log.read_text(errors="replace").splitlines()[-30:]
+        tail = f"\n--- last lines of {log} ---\n" + "\n".join(lines)
     raise ServiceError(f"{what} did not become ready within {timeout:.0f}s{tail}")
+
+
+def http_json(url: str):
+    """The JSON ``url`` answers with 2xx ({} when it is not JSON), or None."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            body = response.read()
+    except (urllib.error.URLError, OSError):
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return {}
 
 
 def http_ok(url: str) -> bool:
     """Whether ``url`` answers 2xx."""
+    return http_json(url) is not None
+
+
+def _stat(pid: int | str) -> list[str]:
+    """State, parent, process group and session of ``pid`` (from /proc/PID/stat)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[:4]
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return 200 <= response.status < 300
-    except (urllib.error.URLError, OSError):
+        return _stat(pid)[0] != "Z"
+    except OSError:
         return False
+
+
+def _kill_where(match: Callable[[Path], bool]) -> list[str]:
+    """SIGKILL the processes ``match`` picks and wait until they are gone (their ports free);
+    "pid (name)" of each."""
+    killed = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if int(entry.name) != os.getpid() and match(entry):
+                name = (entry / "comm").read_text().strip()
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed[int(entry.name)] = f"{entry.name} ({name})"
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    deadline = time.monotonic() + 10
+    while any(map(pid_alive, killed)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return list(killed.values())
+
+
+def sweep(root: str, service: str | None = None) -> list[str]:
+    """SIGKILL every process started for the stack in ``root`` (or for its ``service``)."""
+    wanted = {f"{MARKER}={root}".encode()}
+    wanted |= {f"{SERVICE}={service}".encode()} if service else set()
+    return _kill_where(lambda p: wanted <= set((p / "environ").read_bytes().split(b"\0")))
+
+
+def sweep_session(session: int, group: int | None = None) -> list[str]:
+    """SIGKILL every live process of ``session`` (only of process ``group`` if given): what a
+    killed parent left, even when it renamed itself (setproctitle hides the environment)."""
+    ids = [str(group)] if group else None
+
+    def match(entry: Path) -> bool:
+        state, _, pgrp, sid = _stat(entry.name)
+        return sid == str(session) and state != "Z" and (ids is None or pgrp in ids)
+
+    return _kill_where(match)
 
 
 def demoted_user() -> pwd.struct_passwd | None:
@@ -90,34 +148,3 @@ def run_as(user: pwd.struct_passwd | None) -> Callable[[], None] | None:
         os.setuid(user.pw_uid)
 
     return drop
-
-
-def start(
-    cmd: Sequence[str | os.PathLike], log: Path, env: dict[str, str] | None = None, **kwargs
-) -> subprocess.Popen:
-    """Start a server in its own session, output to ``log``."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            [str(c) for c in cmd],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-            stdin=subprocess.DEVNULL,
-            **kwargs,
-        )
-
-
-def stop(proc: subprocess.Popen | None, timeout: float = 5) -> None:
-    """Terminate a server started by :func:`start` and its children; kill if it lingers."""
-    if proc is None or proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)
-        proc.wait(timeout=5)
-    except ProcessLookupError:
-        pass

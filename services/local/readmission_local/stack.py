@@ -1,4 +1,5 @@
-"""A throwaway stack (Postgres + S3 + MLflow) in a temporary folder, for evaluations and tests."""
+"""A throwaway stack (Postgres + S3 + MLflow) in a temporary folder, for evaluations and tests:
+the same services as `make up`'s, from the same table, under their own supervisord."""
 
 from __future__ import annotations
 
@@ -11,12 +12,18 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from readmission_local.mlflow_server import LocalMlflow
+from readmission_local import services
 from readmission_local.postgres import LocalPostgres
 from readmission_local.process import free_port, free_port_block
-from readmission_local.s3 import S3_PORTS, LocalS3
+from readmission_local.services import S3_PORTS
+from readmission_local.supervisor import Supervisor
 
-BUCKET = "mlflows3"
+
+@dataclass(frozen=True)
+class S3:
+    endpoint: str
+    access_key: str
+    secret_key: str
 
 
 @dataclass(frozen=True)
@@ -25,9 +32,39 @@ class Stack:
 
     root: Path
     postgres: LocalPostgres
-    s3: LocalS3
-    mlflow: LocalMlflow
-    data_db_url: str
+    s3: S3
+    mlflow_uri: str
+    supervisor: Supervisor
+
+    @property
+    def data_db_url(self) -> str:
+        return self.postgres.url("readmission")
+
+
+def stack_values(root: Path, pg: LocalPostgres, s3: S3, mlflow_port: int) -> dict[str, str]:
+    """The table's placeholders for S3 and MLflow under ``root``, backed by ``pg``."""
+    return services.values(
+        root,
+        {
+            "S3_PORT": s3.endpoint.rsplit(":", 1)[1],
+            "S3_ACCESS_KEY": s3.access_key,
+            "S3_SECRET_KEY": s3.secret_key,
+            "MLFLOW_PORT": str(mlflow_port),
+            "POSTGRES_PORT": str(pg.port),
+            "POSTGRES_PASSWORD": pg.password or "",
+        },
+    )
+
+
+def start_s3_and_mlflow(root: Path, pg: LocalPostgres, supervisor: Supervisor) -> tuple[S3, str]:
+    """SeaweedFS and the MLflow server (backed by ``pg``) on free ports, under ``supervisor``."""
+    pg.create_database("mlflow")
+    port, key = free_port_block(S3_PORTS), secrets.token_urlsafe(24)
+    s3, mlflow_port = S3(f"http://127.0.0.1:{port}", "readmission", key), free_port()
+    services.write_s3_identity(root / "s3", s3.access_key, s3.secret_key)
+    for service in services.load(stack_values(root, pg, s3, mlflow_port), ("s3", "mlflow")):
+        supervisor.start(service)
+    return s3, f"http://127.0.0.1:{mlflow_port}"
 
 
 @contextmanager
@@ -40,31 +77,18 @@ def throwaway_stack(prefix: str = "readmission-") -> Iterator[Stack]:
         pg = LocalPostgres(root / "postgres", free_port())
         stack.callback(pg.stop)
         pg.start()
-        for name in ("mlflow", "readmission"):
-            pg.create_database(name)
-        key, secret = "readmission", secrets.token_urlsafe(24)
-        s3 = LocalS3(root / "s3", free_port_block(S3_PORTS), key, secret, (BUCKET,))
-        stack.callback(s3.stop)
-        s3.start()
-        mlflow = LocalMlflow(
-            root / "mlflow",
-            free_port(),
-            pg.url("mlflow"),
-            f"s3://{BUCKET}",
-            s3.endpoint,
-            key,
-            secret,
-        )
-        stack.callback(mlflow.stop)
-        mlflow.start()
-        yield Stack(root, pg, s3, mlflow, pg.url("readmission"))
+        pg.create_database("readmission")
+        supervisor = Supervisor(root)
+        stack.callback(supervisor.shutdown)
+        s3, mlflow_uri = start_s3_and_mlflow(root, pg, supervisor)
+        yield Stack(root, pg, s3, mlflow_uri, supervisor)
 
 
 def client_env(stack: Stack) -> dict[str, str]:
     """The environment a pipeline process needs to use ``stack`` (DESIGN.md names)."""
     return {
         "DATA_DB_URL": stack.data_db_url,
-        "MLFLOW_TRACKING_URI": stack.mlflow.uri,
+        "MLFLOW_TRACKING_URI": stack.mlflow_uri,
         "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true",
         "PATH": os.environ.get("PATH", ""),
     }

@@ -1,0 +1,70 @@
+"""`make status` (supervisord's view of each service, then the pipeline's progress) and
+`make logs` (the last lines of one service's log, or of all)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from readmission_local import process
+from readmission_local.process import ServiceError
+from readmission_local.services import TABLE, values
+from readmission_local.supervisor import Supervisor
+
+
+def status(home: Path) -> None:
+    supervisor = Supervisor(home)
+    info, restarts = supervisor.info(), supervisor.restarts()
+    pg = "RUNNING" if (home / "postgres" / "data" / "postmaster.pid").exists() else "STOPPED"
+    print(f"  {'postgres':22} {pg:9} (pg_ctl)")
+    if not info:
+        print("  supervisord is not running: `make up` starts everything")
+    for name in (n for n in TABLE["service"] if n in info):
+        state = info[name]
+        print(
+            f"  {name:22} {state['statename']:9} {state['description']}, restarts {restarts[name]}"
+        )
+    if (home / "credentials.env").exists() and pg == "RUNNING":
+        from readmission_local.up import credentials
+
+        pipeline(values(home, credentials(home)))
+
+
+def pipeline(found: dict[str, str]) -> None:
+    """Batches, quarantined batches (and how to readmit them), the champion."""
+    from readmission import stages
+    from readmission.settings import Settings
+
+    url = TABLE["env"]["all"]["DATA_DB_URL"].format_map(found)
+    try:
+        done = stages.progress(Settings(DATA_DB_URL=url))
+    except Exception as exc:  # the schema is not there yet
+        print(f"  pipeline    not started yet ({type(exc).__name__})")
+        return
+    states = ", ".join(f"{n} {state}" for state, n in done["batches"].items())
+    print(
+        f"  pipeline    batches: {states} ({done['rows_loaded']} rows loaded), "
+        f"{done['clean_rows']} clean rows"
+    )
+    for q in done["quarantined"]:
+        print(f"  QUARANTINED batch {q['batch_id']} since {q['since']}: {'; '.join(q['problems'])}")
+        print(f"              fix the rows, then: python -m readmission readmit {q['batch_id']}")
+    if process.port_open(int(found["MLFLOW_PORT"])):
+        from mlflow import MlflowClient
+
+        client = MlflowClient(TABLE["env"]["all"]["MLFLOW_TRACKING_URI"].format_map(found))
+        try:
+            version = client.get_model_version_by_alias("diabetes-readmission", "champion")
+            print(f"  champion    diabetes-readmission version {version.version}")
+        except Exception:
+            print("  champion    none yet")
+
+
+def logs(home: Path, service: str | None = None, lines: int = 30) -> None:
+    found = [*sorted((home / "logs").glob("*.log")), home / "postgres" / "postgres.log"]
+    found = [f for f in found if f.exists() and service in (None, f.stem)]
+    if service and not found:
+        names = ", ".join(["postgres", "supervisord", *TABLE["service"]])
+        raise ServiceError(f"no log for {service!r} yet; the services: {names}")
+    for log in found:
+        print(f"--- {log} (last {lines} lines) ---")
+        print("\n".join(log.read_text(errors="replace").splitlines()[-lines:]))

@@ -1,0 +1,197 @@
+"""supervisord for the local services: config generated from the table, one daemon per folder,
+driven over its UNIX socket. ``python -m readmission_local.supervisor SPEC`` is what it runs for
+each service: clear what an earlier run of that service left behind, then become the service.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+import xmlrpc.client
+from collections import Counter
+from pathlib import Path
+
+from readmission_local import process
+from readmission_local.process import MARKER, SERVICE, ServiceError
+from readmission_local.services import Service
+
+DAEMON = """[unix_http_server]
+file = {sock}
+chmod = 0700
+[supervisord]
+logfile = {logs}/supervisord.log
+pidfile = {run}/supervisord.pid
+directory = {root}
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+[include]
+files = {run}/programs/*.conf
+"""
+# Restarted whenever it exits; `startretries` quick exits in a row (backoff 1 s, 2 s, …) → FATAL.
+PROGRAM = """[program:{name}]
+command = {command}
+autostart = false
+autorestart = true
+startsecs = {startsecs}
+startretries = {retries}
+stopasgroup = true
+killasgroup = true
+stopwaitsecs = 30
+redirect_stderr = true
+stdout_logfile = {log}
+stdout_logfile_maxbytes = 20MB
+stdout_logfile_backups = 2
+"""
+
+
+def _escape(text: str | Path) -> str:
+    return str(text).replace("%", "%%")  # supervisord expands %(name)s in these values
+
+
+class Supervisor:
+    """One supervisord for the services under ``root`` (logs in ``root/logs``)."""
+
+    def __init__(self, root: Path):
+        self.root, self.run, self.logs = root, root / "supervisor", root / "logs"
+        self.sock = self.run / "supervisor.sock"
+
+    def log(self, name: str) -> Path:
+        return self.logs / f"{name}.log"
+
+    @property
+    def rpc(self):
+        from supervisor.xmlrpc import SupervisorTransport
+
+        transport = SupervisorTransport(None, None, f"unix://{self.sock}")
+        return xmlrpc.client.ServerProxy("http://localhost", transport).supervisor
+
+    def alive(self) -> bool:
+        try:
+            return self.rpc.getState()["statename"] == "RUNNING"
+        except OSError:
+            return False
+
+    def info(self) -> dict[str, dict]:
+        """supervisord's view of each program (state, pid, uptime) — empty when it is down."""
+        return {p["name"]: p for p in self.rpc.getAllProcessInfo()} if self.alive() else {}
+
+    def add(self, service: Service) -> None:
+        """Write ``service``'s launch spec and program; start supervisord or reload its config."""
+        for folder in (self.run / "programs", self.logs):
+            folder.mkdir(parents=True, exist_ok=True)
+        spec = self.run / f"{service.name}.json"
+        env = {**service.env, MARKER: str(self.root), SERVICE: service.name}
+        spec.write_text(json.dumps({"argv": service.argv, "env": env, "nice": service.nice}))
+        spec.chmod(0o600)  # the environment holds credentials
+        command = shlex.join([sys.executable, "-m", "readmission_local.supervisor", str(spec)])
+        program = PROGRAM.format(
+            name=service.name,
+            command=_escape(command),
+            log=_escape(self.log(service.name)),
+            startsecs=service.startsecs,
+            retries=service.retries,
+        )
+        (self.run / "programs" / f"{service.name}.conf").write_text(program)
+        if not self.alive():
+            return self._launch()
+        added, changed, _ = self.rpc.reloadConfig()[0]
+        for name in changed:
+            self.rpc.stopProcessGroup(name)
+            self.rpc.removeProcessGroup(name)
+        for name in added + changed:
+            self.rpc.addProcessGroup(name)
+
+    def _launch(self) -> None:
+        if len(str(self.sock)) > 100:
+            raise ServiceError(f"{self.root} is too deep for a UNIX socket: use a shorter path")
+        conf = self.run / "supervisord.conf"
+        paths = {"sock": self.sock, "logs": self.logs, "run": self.run, "root": self.root}
+        conf.write_text(DAEMON.format(**{k: _escape(v) for k, v in paths.items()}))
+        with open(self.logs / "supervisord.out", "ab") as out:  # it daemonizes: no pipe to hold
+            subprocess.run(
+                [sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)],
+                env={**os.environ, MARKER: str(self.root)},
+                stdout=out,
+                stderr=out,
+                check=True,
+            )
+        process.wait_until(self.alive, 30, "supervisord", self.logs / "supervisord.log")
+
+    def start(self, service: Service, tick=lambda seconds: None) -> float:
+        """Start ``service`` (added first) and wait for its health check; the seconds it took.
+        Raises, with its log's last lines, once supervisord gives up on it or it times out."""
+        started = time.monotonic()
+        self.add(service)
+        self.rpc.startProcess(service.name, False)
+        while (waited := time.monotonic() - started) < service.timeout:
+            state = self.rpc.getProcessInfo(service.name)
+            if state["statename"] == "FATAL":
+                raise ServiceError(
+                    f"{service.name} exits as soon as it starts: supervisord gave up after "
+                    f"{service.retries} retries ({self.last_exit(service.name)})"
+                    + self.tail(service.name)
+                )
+            if state["statename"] in ("STARTING", "RUNNING") and service.ready():
+                return waited
+            tick(waited)
+            time.sleep(0.5)
+        raise ServiceError(
+            f"{service.name} did not pass its health check ({service.health}) within "
+            f"{service.timeout}s{self.tail(service.name)}"
+        )
+
+    def tail(self, name: str, lines: int = 25) -> str:
+        text = self.log(name).read_text(errors="replace") if self.log(name).exists() else ""
+        found = "\n".join(text.splitlines()[-lines:])
+        return f"\n--- last lines of {self.log(name)} ---\n{found}"
+
+    def _events(self) -> str:
+        """supervisord's own log since it last started."""
+        path = self.logs / "supervisord.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return text.rsplit("supervisord started with pid", 1)[-1]
+
+    def restarts(self) -> Counter:
+        """Starts of each program since supervisord started, minus the first one."""
+        spawned = Counter(re.findall(r"spawned: '([^']+)'", self._events()))
+        return Counter({name: count - 1 for name, count in spawned.items()})
+
+    def last_exit(self, name: str) -> str:
+        """How ``name`` last ended, as supervisord saw it (e.g. "exit status 1")."""
+        found = re.findall(rf"exited: {re.escape(name)} \(([^;)]+)", self._events())
+        return found[-1] if found else "no exit seen"
+
+    def session(self) -> int | None:
+        """supervisord's process id, which is its session's: every service runs in it."""
+        pidfile = self.run / "supervisord.pid"
+        return int(pidfile.read_text()) if pidfile.exists() else None
+
+    def shutdown(self, timeout: float = 90) -> list[str]:
+        """Stop every program (each one's process group), then supervisord; then kill what
+        is left in its session or carries this stack's marker. Returns the killed ones."""
+        if not self.alive():  # a stale pid file's number may be anybody's by now
+            return process.sweep(str(self.root))
+        session = self.session()
+        self.rpc.shutdown()
+        stopped = lambda: not process.pid_alive(session)  # noqa: E731
+        process.wait_until(stopped, timeout, "supervisord to stop")
+        return process.sweep_session(session) + process.sweep(str(self.root))
+
+
+def main(spec_path: str) -> None:
+    spec, last = json.loads(Path(spec_path).read_text()), Path(spec_path).with_suffix(".pid")
+    if last.exists():  # the group of this service's previous run: e.g. a killed MLflow's server
+        process.sweep_session(os.getsid(0), int(last.read_text()))
+    process.sweep(spec["env"][MARKER], spec["env"][SERVICE])  # and what left that group
+    last.write_text(str(os.getpid()))  # supervisord made this process its group's leader
+    os.nice(spec["nice"])
+    os.execvpe(spec["argv"][0], spec["argv"], spec["env"])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,83 @@
+"""supervisord as `make up` drives it, on small real services: a crash on start is given up on
+and reported with the log; a killed service comes back, its orphans cleared, its restart
+counted."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from readmission_local.process import ServiceError, free_port, pid_alive, wait_until
+from readmission_local.services import Service
+from readmission_local.supervisor import Supervisor
+
+
+def service(name: str, script: str, port: int) -> Service:
+    argv = [sys.executable, "-c", script]
+    health = f"http://127.0.0.1:{port}/"
+    return Service(name, argv, dict(os.environ), health, None, {"PORT": port}, startsecs=1)
+
+
+@pytest.fixture
+def supervisor(tmp_path):
+    supervisor = Supervisor(tmp_path)
+    yield supervisor
+    supervisor.shutdown()
+
+
+def test_a_service_that_crashes_on_start_is_given_up_with_its_log(supervisor) -> None:
+    crash = service("crasher", "print('bad port: 99999'); raise SystemExit(3)", free_port())
+    started = time.monotonic()
+    with pytest.raises(ServiceError) as failed:
+        supervisor.start(crash)
+    message = str(failed.value)
+    assert message.startswith("crasher exits as soon as it starts: supervisord gave up after 3")
+    assert "exit status 3" in message and "bad port: 99999" in message
+    assert supervisor.info()["crasher"]["statename"] == "FATAL"
+    assert time.monotonic() - started < 30
+
+
+def test_a_killed_service_comes_back_without_its_orphans_and_is_counted(supervisor) -> None:
+    port = free_port()
+    # A parent whose child serves the port, as `mlflow server` runs uvicorn; the child's
+    # environment is empty, as if it had renamed itself (setproctitle, Airflow's workers).
+    script = (
+        "import subprocess, sys; subprocess.run([sys.executable, '-m', 'http.server', "
+        f"'--bind', '127.0.0.1', '{port}'], env={{}})"
+    )
+    web = service("web", script, port)
+    supervisor.start(web)
+    parent = supervisor.info()["web"]["pid"]
+    child = int(os.popen(f"pgrep -P {parent}").read().split()[0])
+    os.kill(parent, signal.SIGKILL)  # the child lives on, holding the port
+    wait_until(lambda: supervisor.info()["web"]["pid"] not in (0, parent), 30, "a new web")
+    wait_until(web.ready, 30, "the new web to serve")
+    assert not pid_alive(child), "the orphan of the killed run was cleared"
+    assert supervisor.restarts()["web"] == 1
+
+
+def test_shutdown_leaves_no_process_of_its_session(supervisor) -> None:
+    port = free_port()
+    script = (
+        "import subprocess, sys; subprocess.Popen([sys.executable, '-c', "
+        "'import os, time; os.setpgrp(); time.sleep(600)'], env={}); "
+        f"subprocess.run([sys.executable, '-m', 'http.server', '--bind', '127.0.0.1', '{port}'])"
+    )  # a grandchild in a group of its own: stopping the program's group misses it
+    supervisor.start(service("web", script, port))
+    session = supervisor.session()
+    members = [p.name for p in Path("/proc").glob("[0-9]*") if _session(p) == str(session)]
+    assert len(members) >= 4  # supervisord, the parent, the server, the sleeper
+    killed = supervisor.shutdown()
+    assert killed, "the sleeper was not stopped by supervisord: the sweep kills it"
+    assert not [p for p in map(int, members) if pid_alive(p)]
+
+
+def _session(entry: Path) -> str | None:
+    try:
+        return entry.joinpath("stat").read_text().rsplit(")", 1)[1].split()[3]
+    except OSError:
+        return None
