@@ -18,8 +18,8 @@ import pytest
 import yaml
 from readmission_local import services
 from readmission_local.process import free_port
+from readmission_local.services import credentials
 from readmission_local.supervisor import Supervisor
-from readmission_local.up import credentials
 
 from tests.api.conftest import patients
 from tests.chart.conftest import UMBRELLA

@@ -12,9 +12,10 @@ import sys
 import pytest
 from readmission_local import services
 from readmission_local.process import ServiceError
+from readmission_local.services import PORTS, credentials
 from readmission_local.status import logs
 from readmission_local.supervisor import Supervisor
-from readmission_local.up import PORTS, check_ports_free, credentials, mlops_home
+from readmission_local.up import check_ports_free, mlops_home
 
 
 def test_a_busy_port_is_refused_with_its_name(tmp_path) -> None:
@@ -61,7 +62,8 @@ def test_every_service_of_the_table_is_complete_and_keeps_secrets_out_of_its_con
     for service in table:
         assert service.argv and service.health.startswith("http://127.0.0.1:")
         assert all(0 < port < 65_536 for port in service.ports.values())
-        assert "{" not in " ".join([*service.argv, *service.env.values()]), service.name
+        ours = [v for k, v in service.env.items() if os.environ.get(k) != v]  # not inherited
+        assert "{" not in " ".join([*service.argv, *ours, service.health]), service.name
         supervisor.add(service)  # supervisord is not running: it is started by the first add
     programs = "".join(p.read_text() for p in (tmp_path / "supervisor" / "programs").iterdir())
     assert programs.count("autorestart = true") == len(table)

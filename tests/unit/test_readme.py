@@ -6,7 +6,7 @@ import re
 
 from readmission.settings import Settings
 from readmission_api.settings import Settings as ApiSettings
-from readmission_local.up import PORTS
+from readmission_local.services import PORTS
 
 from tests.conftest import REPO
 

@@ -54,4 +54,7 @@ app.kubernetes.io/part-of: mlops-platform
       key: {{ .Values.s3SecretKeyKey }}
 - name: AWS_DEFAULT_REGION
   value: us-east-1
+# No job runner: its huey workers serve GenAI features this platform does not use.
+- name: MLFLOW_SERVER_ENABLE_JOB_EXECUTION
+  value: "false"
 {{- end }}

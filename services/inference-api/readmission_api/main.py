@@ -1,4 +1,4 @@
-"""The FastAPI app: loads the champion in the lifespan, polls for new ones, serves predictions."""
+"""The FastAPI app: loads the champion in the background, polls for new ones, serves predictions."""
 
 from __future__ import annotations
 
@@ -58,8 +58,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.inference_log.start()
         app.state.batcher = MicroBatcher(settings.MICROBATCH_WINDOW_MS, settings.MICROBATCH_MAX)
         app.state.batcher.start()
-        result = store.refresh()
-        log.info("startup model check: %s", result)
         store.start_polling()
         try:
             yield

@@ -222,9 +222,11 @@ class ModelStore:
         return result
 
     def start_polling(self) -> None:
-        """Poll every MODEL_POLL_SECONDS in a background thread."""
+        """Load the champion, then poll every MODEL_POLL_SECONDS, in a background thread: the
+        API answers at once (live; not ready, 503 on predictions, until the model is in)."""
 
         def loop() -> None:
+            log.info("startup model check: %s", self.refresh())
             while not self._stop.wait(self.settings.MODEL_POLL_SECONDS):
                 self.refresh()
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import sys
 import tomllib
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from readmission.settings import REPO_ROOT
@@ -42,12 +44,16 @@ class Service:
     def installed(self) -> bool:
         return shutil.which(self.argv[0]) is not None
 
-    def ready(self) -> bool:
-        """Whether the health check passes right now."""
+    def ready(self, since: float = 0) -> bool:
+        """Whether the health check passes now (for a ``healthy`` member: with a heartbeat
+        after ``since``, so that a replaced process's last one does not count)."""
         answer = http_json(self.health)
         if answer is None or not self.healthy:
             return answer is not None
-        return (answer.get(self.healthy) or {}).get("status") == "healthy"
+        member = answer.get(self.healthy) or {}
+        beat = member.get(f"latest_{self.healthy}_heartbeat")
+        fresh = beat is not None and datetime.fromisoformat(beat).timestamp() > since
+        return member.get("status") == "healthy" and fresh
 
 
 def values(home: Path, overrides: dict[str, str]) -> dict[str, str]:
@@ -90,6 +96,30 @@ def load(values: dict[str, str], names: tuple[str, ...] | None = None) -> list[S
             )
         )
     return found
+
+
+def credentials(home: Path) -> dict[str, str]:
+    """Generated once (mode 600), then reused: data stays readable across up/down."""
+    path = home / "credentials.env"
+    if path.exists():
+        return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    from cryptography.fernet import Fernet
+
+    values = {
+        "POSTGRES_PASSWORD": secrets.token_urlsafe(24),
+        "S3_ACCESS_KEY": "mlops-" + secrets.token_hex(6),
+        "S3_SECRET_KEY": secrets.token_urlsafe(32),
+        "AIRFLOW_ADMIN_USER": "admin",
+        "AIRFLOW_ADMIN_PASSWORD": secrets.token_urlsafe(16),
+        "AIRFLOW_FERNET_KEY": Fernet.generate_key().decode(),
+        "AIRFLOW_JWT_SECRET": secrets.token_urlsafe(32),
+        "AIRFLOW_API_SECRET_KEY": secrets.token_urlsafe(32),
+        "API_ADMIN_TOKEN": secrets.token_urlsafe(24),
+    }
+    home.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    path.chmod(0o600)
+    return values
 
 
 def write_s3_identity(folder: Path, access_key: str, secret_key: str) -> None:

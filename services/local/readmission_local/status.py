@@ -7,7 +7,7 @@ from pathlib import Path
 
 from readmission_local import process
 from readmission_local.process import ServiceError
-from readmission_local.services import TABLE, values
+from readmission_local.services import TABLE, credentials, values
 from readmission_local.supervisor import Supervisor
 
 
@@ -24,8 +24,6 @@ def status(home: Path) -> None:
             f"  {name:22} {state['statename']:9} {state['description']}, restarts {restarts[name]}"
         )
     if (home / "credentials.env").exists() and pg == "RUNNING":
-        from readmission_local.up import credentials
-
         pipeline(values(home, credentials(home)))
 
 

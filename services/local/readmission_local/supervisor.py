@@ -1,6 +1,5 @@
 """supervisord for the local services: config generated from the table, one daemon per folder,
-driven over its UNIX socket. ``python -m readmission_local.supervisor SPEC`` is what it runs for
-each service: clear what an earlier run of that service left behind, then become the service.
+driven over its UNIX socket. It runs each service through ``readmission_local.launch``.
 """
 
 from __future__ import annotations
@@ -88,7 +87,7 @@ class Supervisor:
         env = {**service.env, MARKER: str(self.root), SERVICE: service.name}
         spec.write_text(json.dumps({"argv": service.argv, "env": env, "nice": service.nice}))
         spec.chmod(0o600)  # the environment holds credentials
-        command = shlex.join([sys.executable, "-m", "readmission_local.supervisor", str(spec)])
+        command = shlex.join([sys.executable, "-m", "readmission_local.launch", str(spec)])
         program = PROGRAM.format(
             name=service.name,
             command=_escape(command),
@@ -112,22 +111,24 @@ class Supervisor:
         conf = self.run / "supervisord.conf"
         paths = {"sock": self.sock, "logs": self.logs, "run": self.run, "root": self.root}
         conf.write_text(DAEMON.format(**{k: _escape(v) for k, v in paths.items()}))
-        with open(self.logs / "supervisord.out", "ab") as out:  # it daemonizes: no pipe to hold
-            subprocess.run(
-                [sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)],
-                env={**os.environ, MARKER: str(self.root)},
-                stdout=out,
-                stderr=out,
-                check=True,
-            )
+        out = self.logs / "supervisord.out"
+        with open(out, "ab") as sink:  # it daemonizes: a pipe would be held open
+            argv = [sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)]
+            env = {**os.environ, MARKER: str(self.root)}
+            if subprocess.run(argv, env=env, stdout=sink, stderr=sink).returncode != 0:
+                raise ServiceError(f"supervisord did not start: see {out}")
         process.wait_until(self.alive, 30, "supervisord", self.logs / "supervisord.log")
 
     def start(self, service: Service, tick=lambda seconds: None) -> float:
         """Start ``service`` (added first) and wait for its health check; the seconds it took.
         Raises, with its log's last lines, once supervisord gives up on it or it times out."""
-        started = time.monotonic()
+        started, since = time.monotonic(), time.time()
         self.add(service)
-        self.rpc.startProcess(service.name, False)
+        try:
+            self.rpc.startProcess(service.name, False)
+        except xmlrpc.client.Fault as fault:  # ALREADY_STARTED: coming back by itself
+            if "ALREADY_STARTED" not in fault.faultString:
+                raise ServiceError(f"supervisord: {service.name}: {fault.faultString}") from None
         while (waited := time.monotonic() - started) < service.timeout:
             state = self.rpc.getProcessInfo(service.name)
             if state["statename"] == "FATAL":
@@ -136,7 +137,7 @@ class Supervisor:
                     f"{service.retries} retries ({self.last_exit(service.name)})"
                     + self.tail(service.name)
                 )
-            if state["statename"] in ("STARTING", "RUNNING") and service.ready():
+            if state["statename"] in ("STARTING", "RUNNING") and service.ready(since):
                 return waited
             tick(waited)
             time.sleep(0.5)
@@ -181,17 +182,3 @@ class Supervisor:
         stopped = lambda: not process.pid_alive(session)  # noqa: E731
         process.wait_until(stopped, timeout, "supervisord to stop")
         return process.sweep_session(session) + process.sweep(str(self.root))
-
-
-def main(spec_path: str) -> None:
-    spec, last = json.loads(Path(spec_path).read_text()), Path(spec_path).with_suffix(".pid")
-    if last.exists():  # the group of this service's previous run: e.g. a killed MLflow's server
-        process.sweep_session(os.getsid(0), int(last.read_text()))
-    process.sweep(spec["env"][MARKER], spec["env"][SERVICE])  # and what left that group
-    last.write_text(str(os.getpid()))  # supervisord made this process its group's leader
-    os.nice(spec["nice"])
-    os.execvpe(spec["argv"][0], spec["argv"], spec["env"])
-
-
-if __name__ == "__main__":
-    main(sys.argv[1])

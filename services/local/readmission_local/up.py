@@ -12,11 +12,11 @@ import argparse
 import hashlib
 import json
 import os
-import secrets
 import shlex
 import subprocess
 import sys
 import time
+import xmlrpc.client
 from pathlib import Path
 
 from readmission.settings import REPO_ROOT
@@ -24,11 +24,11 @@ from readmission.settings import REPO_ROOT
 from readmission_local import process, services, status
 from readmission_local.postgres import LocalPostgres
 from readmission_local.process import ServiceError
-from readmission_local.services import PORTS, Service
+from readmission_local.services import Service, credentials
 from readmission_local.supervisor import Supervisor
 
-__all__ = ["PORTS", "check_ports_free", "credentials", "main"]
 DATABASES = ("airflow", "mlflow", "readmission")
+LIVE = ("RUNNING", "STARTING", "BACKOFF")  # supervisord states of a service it looks after
 
 
 def say(message: str) -> None:
@@ -37,30 +37,6 @@ def say(message: str) -> None:
 
 def mlops_home() -> Path:
     return Path(os.environ.get("MLOPS_HOME", REPO_ROOT / ".local")).resolve()
-
-
-def credentials(home: Path) -> dict[str, str]:
-    """Generated once (mode 600), then reused: data stays readable across up/down."""
-    path = home / "credentials.env"
-    if path.exists():
-        return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    from cryptography.fernet import Fernet
-
-    values = {
-        "POSTGRES_PASSWORD": secrets.token_urlsafe(24),
-        "S3_ACCESS_KEY": "mlops-" + secrets.token_hex(6),
-        "S3_SECRET_KEY": secrets.token_urlsafe(32),
-        "AIRFLOW_ADMIN_USER": "admin",
-        "AIRFLOW_ADMIN_PASSWORD": secrets.token_urlsafe(16),
-        "AIRFLOW_FERNET_KEY": Fernet.generate_key().decode(),
-        "AIRFLOW_JWT_SECRET": secrets.token_urlsafe(32),
-        "AIRFLOW_API_SECRET_KEY": secrets.token_urlsafe(32),
-        "API_ADMIN_TOKEN": secrets.token_urlsafe(24),
-    }
-    home.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
-    path.chmod(0o600)
-    return values
 
 
 def postgres_root(home: Path) -> Path:
@@ -139,14 +115,14 @@ def up(home: Path) -> None:
     creds = credentials(home)
     values = services.values(home, creds)
     supervisor = Supervisor(home)
-    running = {n for n, p in supervisor.info().items() if p["statename"] == "RUNNING"}
+    states = {name: p["statename"] for name, p in supervisor.info().items()}
     table = services.load(values)
     port = int(values["POSTGRES_PORT"])
     pg = LocalPostgres(postgres_root(home), port, creds["POSTGRES_PASSWORD"])
-    check_ports_free([s for s in table if s.name not in running], pg)
+    check_ports_free([s for s in table if states.get(s.name) not in LIVE], pg)
     prepare(home, pg, creds, table)
     try:
-        start_in_order(supervisor, table, running)
+        start_in_order(supervisor, table, states)
     except ServiceError:
         say("a service did not start: stopping everything (data kept)")
         down(home)
@@ -167,10 +143,11 @@ def up(home: Path) -> None:
 """)
 
 
-def start_in_order(supervisor: Supervisor, table: list[Service], running: set[str]) -> None:
-    """One line per service: already running, skipped, or ready after so many seconds."""
+def start_in_order(supervisor: Supervisor, table: list[Service], states: dict[str, str]) -> None:
+    """One line per service: already running, skipped, or ready after so many seconds (one
+    that supervisord is starting, or bringing back, is waited for)."""
     for service in table:
-        if service.name in running:
+        if states.get(service.name) == "RUNNING":
             say(f"{service.name:22} already running")
         elif not service.installed:
             say(f"{service.name:22} skipped: {service.argv[0]} is not installed")
@@ -226,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         # The reader went away (`make status | head`): stop quietly, as `cat` does. Point
         # stdout at /dev/null so the interpreter's final flush does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except (ServiceError, OSError) as exc:
+    except (ServiceError, OSError, xmlrpc.client.Error) as exc:
         print(f"error: {exc}", file=sys.stderr)  # the cause, never a traceback
         print(f"(logs in {home / 'logs'}; `make logs SERVICE=…`)", file=sys.stderr)
         return 1
