@@ -120,11 +120,11 @@ def up(home: Path) -> None:
     port = int(values["POSTGRES_PORT"])
     pg = LocalPostgres(postgres_root(home), port, creds["POSTGRES_PASSWORD"])
     check_ports_free([s for s in table if states.get(s.name) not in LIVE], pg)
-    prepare(home, pg, creds, table)
     try:
+        prepare(home, pg, creds, table)
         start_in_order(supervisor, table, states)
-    except ServiceError:
-        say("a service did not start: stopping everything (data kept)")
+    except (ServiceError, OSError):
+        say("make up failed: stopping everything (data kept)")
         down(home)
         raise
     say(f"up in {time.monotonic() - started:.0f}s: the pipeline now runs by itself (a batch a "
