@@ -27,7 +27,14 @@ from mlflow import MlflowClient
 from readmission import contract, db
 from readmission_local import services
 from readmission_local.postgres import LocalPostgres
-from readmission_local.process import MARKER, free_port, free_port_block, pid_alive, port_open
+from readmission_local.process import (
+    MARKER,
+    free_port,
+    free_port_block,
+    pid_alive,
+    port_open,
+    proc_stat,
+)
 from readmission_local.services import credentials
 from readmission_local.supervisor import Supervisor
 
@@ -93,7 +100,8 @@ def checkout() -> Path:
 @pytest.fixture
 def stack_env(checkout):
     s3 = free_port_block(services.S3_PORTS)
-    taken = {*range(s3, s3 + 7), *range(s3 + 10_000, s3 + 10_007)}
+    size = services.S3_PORTS
+    taken = {*range(s3, s3 + size), *range(s3 + 10_000, s3 + 10_000 + size)}
     ports = {"S3_PORT": str(s3)}
     for name in services.PORTS:
         while name not in ports:  # nothing is bound yet: keep clear of SeaweedFS's ports
@@ -150,14 +158,14 @@ def left_behind(env: dict[str, str], session: int) -> tuple[list[int], list[int]
     found = []
     for entry in Path("/proc").glob("[0-9]*"):
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            fields = proc_stat(entry.name)
             marked = f"{MARKER}={home}".encode() in (entry / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
         if fields[0] != "Z" and (fields[3] == str(session) or marked):
             found.append(int(entry.name))
     s3 = int(env["S3_PORT"])
-    ports = [int(env[name]) for name in services.PORTS] + [*range(s3, s3 + 7)]
+    ports = [int(env[name]) for name in services.PORTS] + [*range(s3, s3 + services.S3_PORTS)]
     return found, [p for p in ports if port_open(p)]
 
 

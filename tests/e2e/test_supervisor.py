@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from readmission_local.process import ServiceError, free_port, pid_alive, wait_until
+from readmission_local.process import ServiceError, free_port, pid_alive, proc_stat, wait_until
 from readmission_local.services import Service
 from readmission_local.supervisor import Supervisor
 
@@ -69,15 +69,15 @@ def test_shutdown_leaves_no_process_of_its_session(supervisor) -> None:
     )  # a grandchild in a group of its own: stopping the program's group misses it
     supervisor.start(service("web", script, port))
     session = supervisor.session()
-    members = [p.name for p in Path("/proc").glob("[0-9]*") if _session(p) == str(session)]
+    members = [p.name for p in Path("/proc").glob("[0-9]*") if _session(p.name) == str(session)]
     assert len(members) >= 4  # supervisord, the parent, the server, the sleeper
     killed = supervisor.shutdown()
     assert killed, "the sleeper was not stopped by supervisord: the sweep kills it"
     assert not [p for p in map(int, members) if pid_alive(p)]
 
 
-def _session(entry: Path) -> str | None:
+def _session(pid: str) -> str | None:
     try:
-        return entry.joinpath("stat").read_text().rsplit(")", 1)[1].split()[3]
+        return proc_stat(pid)[3]
     except OSError:
         return None

@@ -82,7 +82,7 @@ def http_ok(url: str) -> bool:
     return http_json(url) is not None
 
 
-def _stat(pid: int | str) -> list[str]:
+def proc_stat(pid: int | str) -> list[str]:
     """State, parent, process group and session of ``pid`` (from /proc/PID/stat)."""
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[:4]
 
@@ -90,7 +90,7 @@ def _stat(pid: int | str) -> list[str]:
 def pid_alive(pid: int) -> bool:
     """Whether ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
     try:
-        return _stat(pid)[0] != "Z"
+        return proc_stat(pid)[0] != "Z"
     except OSError:
         return False
 
@@ -126,7 +126,7 @@ def sweep_session(session: int, group: int | None = None) -> list[str]:
     ids = [str(group)] if group else None
 
     def match(entry: Path) -> bool:
-        state, _, pgrp, sid = _stat(entry.name)
+        state, _, pgrp, sid = proc_stat(entry.name)
         return sid == str(session) and state != "Z" and (ids is None or pgrp in ids)
 
     return _kill_where(match)
