@@ -59,10 +59,8 @@ def api_under_watch(start_api, api_env, tmp_path_factory):
     env = {**api_env, "DRIFT_MIN_ROWS": "50"}
     with start_api(env) as api:
         home, port = tmp_path_factory.mktemp("prometheus"), free_port()
-        (home / "prometheus").mkdir()
-        config = services.prometheus_config({"inference-api": api.url[len("http://") :]}, "1s")
-        (home / "prometheus" / "prometheus.yml").write_text(json.dumps(config))
-        found = services.values(home, {**credentials(home), "PROMETHEUS_PORT": str(port)})
+        watched = {"API_PORT": api.url.rsplit(":", 1)[1], "PROMETHEUS_PORT": str(port)}
+        found = services.values(home, {**credentials(home), **watched, "SCRAPE_INTERVAL": "1s"})
         supervisor = Supervisor(home)  # the service as `make up` runs it, from the same table
         try:
             supervisor.start(services.load(found, ("prometheus",))[0])

@@ -28,7 +28,6 @@ from readmission import contract, db
 from readmission_local import services
 from readmission_local.postgres import LocalPostgres
 from readmission_local.process import (
-    MARKER,
     free_port,
     free_port_block,
     pid_alive,
@@ -153,16 +152,18 @@ def kill_and_wait(supervisor: Supervisor, service: services.Service) -> float:
 
 
 def left_behind(env: dict[str, str], session: int) -> tuple[list[int], list[int]]:
-    """Processes of the stack (by session or marker) and ports still bound."""
-    home = str(Path(env["CHECKOUT"]) / ".local")
+    """Processes of the stack (in ``session``, or working in its folder, as every service and
+    PostgreSQL does) and ports still bound."""
+    home = Path(env["CHECKOUT"]) / ".local"
+    folders = (home, (home / "postgres").resolve())
     found = []
     for entry in Path("/proc").glob("[0-9]*"):
         try:
-            fields = proc_stat(entry.name)
-            marked = f"{MARKER}={home}".encode() in (entry / "environ").read_bytes().split(b"\0")
+            fields, cwd = proc_stat(entry.name), (entry / "cwd").resolve()
         except OSError:
             continue
-        if fields[0] != "Z" and (fields[3] == str(session) or marked):
+        inside = any(cwd == folder or folder in cwd.parents for folder in folders)
+        if fields[0] != "Z" and (fields[3] == str(session) or inside):
             found.append(int(entry.name))
     s3 = int(env["S3_PORT"])
     ports = [int(env[name]) for name in services.PORTS] + [*range(s3, s3 + services.S3_PORTS)]

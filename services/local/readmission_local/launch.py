@@ -7,14 +7,12 @@ import sys
 from pathlib import Path
 
 from readmission_local import process
-from readmission_local.process import MARKER, SERVICE
 
 
 def main(spec_path: str) -> None:
     spec, last = json.loads(Path(spec_path).read_text()), Path(spec_path).with_suffix(".pid")
     if last.exists():  # the group of this service's previous run: e.g. a killed MLflow's server
         process.sweep_session(os.getsid(0), int(last.read_text()))
-    process.sweep(spec["env"][MARKER], spec["env"][SERVICE])  # and what left that group
     last.write_text(str(os.getpid()))  # supervisord made this process its group's leader
     os.nice(spec["nice"])
     os.execvpe(spec["argv"][0], spec["argv"], spec["env"])

@@ -107,10 +107,8 @@ class LocalPostgres:
             "pg_ctl", "-D", self.data, "-l", self.log, "-o", options, *wait, check=False
         )
         if started.returncode != 0:
-            tail = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
-            raise process.ServiceError(
-                f"PostgreSQL did not start: {started.stderr.strip()}\n{tail}"
-            )
+            error = started.stderr.strip()
+            raise process.ServiceError(f"PostgreSQL did not start: {error}{process.tail(self.log)}")
         return self
 
     def running(self) -> bool:

@@ -14,8 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 UNPRIVILEGED_USER = "nobody"  # servers that refuse root (PostgreSQL) run as this user
-MARKER = "READMISSION_STACK"  # in every process we start: the folder its stack lives in
-SERVICE = "READMISSION_SERVICE"  # …and which service it belongs to
 
 
 class ServiceError(RuntimeError):
@@ -57,11 +55,15 @@ def wait_until(
         if check():
             return
         time.sleep(0.2)
-    tail = ""
-    if log and log.exists():
-        lines = log.read_text(errors="replace").splitlines()[-30:]
-        tail = f"\n--- last lines of {log} ---\n" + "\n".join(lines)
-    raise ServiceError(f"{what} did not become ready within {timeout:.0f}s{tail}")
+    raise ServiceError(f"{what} did not become ready within {timeout:.0f}s{tail(log)}")
+
+
+def tail(log: Path | None, lines: int = 25) -> str:
+    """The last ``lines`` of ``log`` under a header naming it ("" when there is none)."""
+    if log is None or not log.exists():
+        return ""
+    found = log.read_text(errors="replace").splitlines()[-lines:]
+    return f"\n--- last lines of {log} ---\n" + "\n".join(found)
 
 
 def http_json(url: str):
@@ -95,41 +97,25 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
-def _kill_where(match: Callable[[Path], bool]) -> list[str]:
-    """SIGKILL the processes ``match`` picks and wait until they are gone (their ports free);
-    "pid (name)" of each."""
+def sweep_session(session: int, group: int | None = None) -> list[str]:
+    """SIGKILL every live process of ``session`` (only of process ``group`` if given) and wait
+    until they are gone (their ports free): what a killed parent left, even when it renamed
+    itself or moved to a group of its own. "pid (name)" of each."""
     killed = {}
     for entry in Path("/proc").glob("[0-9]*"):
         try:
-            if int(entry.name) != os.getpid() and match(entry):
+            state, _, pgrp, sid = proc_stat(entry.name)
+            ours = sid == str(session) and group in (None, int(pgrp))
+            if ours and state != "Z" and int(entry.name) != os.getpid():
                 name = (entry / "comm").read_text().strip()
                 os.kill(int(entry.name), signal.SIGKILL)
                 killed[int(entry.name)] = f"{entry.name} ({name})"
-        except OSError:  # gone meanwhile, or not ours to read
+        except OSError:  # gone meanwhile
             continue
     deadline = time.monotonic() + 10
     while any(map(pid_alive, killed)) and time.monotonic() < deadline:
         time.sleep(0.05)
     return list(killed.values())
-
-
-def sweep(root: str, service: str | None = None) -> list[str]:
-    """SIGKILL every process started for the stack in ``root`` (or for its ``service``)."""
-    wanted = {f"{MARKER}={root}".encode()}
-    wanted |= {f"{SERVICE}={service}".encode()} if service else set()
-    return _kill_where(lambda p: wanted <= set((p / "environ").read_bytes().split(b"\0")))
-
-
-def sweep_session(session: int, group: int | None = None) -> list[str]:
-    """SIGKILL every live process of ``session`` (only of process ``group`` if given): what a
-    killed parent left, even when it renamed itself (setproctitle hides the environment)."""
-    ids = [str(group)] if group else None
-
-    def match(entry: Path) -> bool:
-        state, _, pgrp, sid = proc_stat(entry.name)
-        return sid == str(session) and state != "Z" and (ids is None or pgrp in ids)
-
-    return _kill_where(match)
 
 
 def demoted_user() -> pwd.struct_passwd | None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
 import sys
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -20,7 +19,6 @@ TABLE = tomllib.loads((Path(__file__).parent / "services.toml").read_text())
 PORTS = {k: int(v) for k, v in TABLE["defaults"].items() if k.endswith("_PORT")}
 BUCKET = "mlflows3"
 S3_PORTS = 7  # SeaweedFS binds S3_PORT … S3_PORT+6, and the first five of them + 10000 (gRPC)
-ALERTS = REPO_ROOT / "charts" / "mlops-platform" / "files" / "alerts.yaml"
 
 
 @dataclass(frozen=True)
@@ -39,6 +37,7 @@ class Service:
     optional: bool = False
     nice: int = 0  # CPU priority: batch work yields to serving on a small machine
     before: list[str] | None = None  # a one-off command to run before it starts
+    files: dict[Path, str] = field(default_factory=dict)  # config files it reads: path → text
 
     @property
     def installed(self) -> bool:
@@ -84,6 +83,8 @@ def load(values: dict[str, str], names: tuple[str, ...] | None = None) -> list[S
         }
         if "before" in row:
             extra["before"] = [arg.format_map(values) for arg in row["before"]]
+        files = row.get("files", {}).items()
+        extra["files"] = {Path(values["home"], k): v.format_map(values) for k, v in files}
         found.append(
             Service(
                 name,
@@ -120,26 +121,3 @@ def credentials(home: Path) -> dict[str, str]:
     path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
     path.chmod(0o600)
     return values
-
-
-def write_s3_identity(folder: Path, access_key: str, secret_key: str) -> None:
-    """The one identity SeaweedFS accepts (read by ``-s3.config``), private to this user."""
-    folder.mkdir(parents=True, exist_ok=True)
-    keys = {"accessKey": access_key, "secretKey": secret_key}
-    actions = ["Admin", "Read", "Write", "List", "Tagging"]
-    identity = {"name": "mlflow", "credentials": [keys], "actions": actions}
-    (folder / "s3.json").write_text(json.dumps({"identities": [identity]}))
-    (folder / "s3.json").chmod(0o600)
-
-
-def prometheus_config(targets: dict[str, str], interval: str = "15s") -> dict:
-    """Scrape ``job → host:port``; evaluate the chart's own alert rules (read, not copied).
-    Jobs are named as the chart's ServiceMonitors (the alerts match ``.*inference-api.*``)."""
-    return {
-        "global": {"scrape_interval": interval, "evaluation_interval": interval},
-        "rule_files": [str(ALERTS)],
-        "scrape_configs": [
-            {"job_name": job, "static_configs": [{"targets": [address]}]}
-            for job, address in targets.items()
-        ],
-    }

@@ -61,7 +61,6 @@ def start_s3_and_mlflow(root: Path, pg: LocalPostgres, supervisor: Supervisor) -
     pg.create_database("mlflow")
     port, key = free_port_block(S3_PORTS), secrets.token_urlsafe(24)
     s3, mlflow_port = S3(f"http://127.0.0.1:{port}", "readmission", key), free_port()
-    services.write_s3_identity(root / "s3", s3.access_key, s3.secret_key)
     for service in services.load(stack_values(root, pg, s3, mlflow_port), ("s3", "mlflow")):
         supervisor.start(service)
     return s3, f"http://127.0.0.1:{mlflow_port}"

@@ -32,9 +32,10 @@ def pipeline(found: dict[str, str]) -> None:
     from readmission import stages
     from readmission.settings import Settings
 
-    url = TABLE["env"]["all"]["DATA_DB_URL"].format_map(found)
+    wanted = ("DATA_DB_URL", "MLFLOW_TRACKING_URI")
+    settings = Settings(**{k: TABLE["env"]["all"][k].format_map(found) for k in wanted})
     try:
-        done = stages.progress(Settings(DATA_DB_URL=url))
+        done = stages.progress(settings)
     except Exception as exc:  # the schema is not there yet
         print(f"  pipeline    not started yet ({type(exc).__name__})")
         return
@@ -48,13 +49,12 @@ def pipeline(found: dict[str, str]) -> None:
         print(f"              fix the rows, then: python -m readmission readmit {q['batch_id']}")
     if process.port_open(int(found["MLFLOW_PORT"])):
         from mlflow import MlflowClient
+        from readmission.promote import current_champion
 
-        client = MlflowClient(TABLE["env"]["all"]["MLFLOW_TRACKING_URI"].format_map(found))
-        try:
-            version = client.get_model_version_by_alias("diabetes-readmission", "champion")
-            print(f"  champion    diabetes-readmission version {version.version}")
-        except Exception:
-            print("  champion    none yet")
+        client = MlflowClient(settings.MLFLOW_TRACKING_URI)
+        version = current_champion(client, settings.MODEL_NAME, settings.MODEL_ALIAS)
+        shown = f"{settings.MODEL_NAME} version {version}" if version else "none yet"
+        print(f"  champion    {shown}")
 
 
 def logs(home: Path, service: str | None = None, lines: int = 30) -> None:
@@ -64,5 +64,4 @@ def logs(home: Path, service: str | None = None, lines: int = 30) -> None:
         names = ", ".join(["postgres", "supervisord", *TABLE["service"]])
         raise ServiceError(f"no log for {service!r} yet; the services: {names}")
     for log in found:
-        print(f"--- {log} (last {lines} lines) ---")
-        print("\n".join(log.read_text(errors="replace").splitlines()[-lines:]))
+        print(process.tail(log, lines).lstrip("\n"))

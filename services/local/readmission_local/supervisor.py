@@ -5,7 +5,6 @@ driven over its UNIX socket. It runs each service through ``readmission_local.la
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import subprocess
@@ -16,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 from readmission_local import process
-from readmission_local.process import MARKER, SERVICE, ServiceError
+from readmission_local.process import ServiceError
 from readmission_local.services import Service
 
 DAEMON = """[unix_http_server]
@@ -80,13 +79,17 @@ class Supervisor:
         return {p["name"]: p for p in self.rpc.getAllProcessInfo()} if self.alive() else {}
 
     def add(self, service: Service) -> None:
-        """Write ``service``'s launch spec and program; start supervisord or reload its config."""
+        """Write ``service``'s config files, launch spec and program; start supervisord or
+        reload its config. The files and the spec are private: they hold credentials."""
         for folder in (self.run / "programs", self.logs):
             folder.mkdir(parents=True, exist_ok=True)
         spec = self.run / f"{service.name}.json"
-        env = {**service.env, MARKER: str(self.root), SERVICE: service.name}
-        spec.write_text(json.dumps({"argv": service.argv, "env": env, "nice": service.nice}))
-        spec.chmod(0o600)  # the environment holds credentials
+        launch = {"argv": service.argv, "env": service.env, "nice": service.nice}
+        for path, text in {**service.files, spec: json.dumps(launch)}.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.chmod(0o600)
+            path.write_text(text)
         command = shlex.join([sys.executable, "-m", "readmission_local.launch", str(spec)])
         program = PROGRAM.format(
             name=service.name,
@@ -114,8 +117,7 @@ class Supervisor:
         out = self.logs / "supervisord.out"
         with open(out, "ab") as sink:  # it daemonizes: a pipe would be held open
             argv = [sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)]
-            env = {**os.environ, MARKER: str(self.root)}
-            if subprocess.run(argv, env=env, stdout=sink, stderr=sink).returncode != 0:
+            if subprocess.run(argv, stdout=sink, stderr=sink).returncode != 0:
                 raise ServiceError(f"supervisord did not start: see {out}")
         process.wait_until(self.alive, 30, "supervisord", self.logs / "supervisord.log")
 
@@ -135,7 +137,7 @@ class Supervisor:
                 raise ServiceError(
                     f"{service.name} exits as soon as it starts: supervisord gave up after "
                     f"{service.retries} retries ({self.last_exit(service.name)})"
-                    + self.tail(service.name)
+                    + process.tail(self.log(service.name))
                 )
             if state["statename"] in ("STARTING", "RUNNING") and service.ready(since):
                 return waited
@@ -143,13 +145,8 @@ class Supervisor:
             time.sleep(0.5)
         raise ServiceError(
             f"{service.name} did not pass its health check ({service.health}) within "
-            f"{service.timeout}s{self.tail(service.name)}"
+            f"{service.timeout}s{process.tail(self.log(service.name))}"
         )
-
-    def tail(self, name: str, lines: int = 25) -> str:
-        text = self.log(name).read_text(errors="replace") if self.log(name).exists() else ""
-        found = "\n".join(text.splitlines()[-lines:])
-        return f"\n--- last lines of {self.log(name)} ---\n{found}"
 
     def _events(self) -> str:
         """supervisord's own log since it last started."""
@@ -174,11 +171,14 @@ class Supervisor:
 
     def shutdown(self, timeout: float = 90) -> list[str]:
         """Stop every program (each one's process group), then supervisord; then kill what
-        is left in its session or carries this stack's marker. Returns the killed ones."""
-        if not self.alive():  # a stale pid file's number may be anybody's by now
-            return process.sweep(str(self.root))
+        is left in its session. Returns the killed ones."""
         session = self.session()
-        self.rpc.shutdown()
-        stopped = lambda: not process.pid_alive(session)  # noqa: E731
-        process.wait_until(stopped, timeout, "supervisord to stop")
-        return process.sweep_session(session) + process.sweep(str(self.root))
+        if self.alive():
+            self.rpc.shutdown()
+            stopped = lambda: not process.pid_alive(session)  # noqa: E731
+            process.wait_until(stopped, timeout, "supervisord to stop")
+        elif session is None or process.pid_alive(session):
+            return []  # a live process with a stale pid file's number is somebody else's
+        # With its leader gone, no new process can take the session's number while any of
+        # its members lives: all of them are ours.
+        return process.sweep_session(session)

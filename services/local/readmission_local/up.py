@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import shlex
 import subprocess
@@ -83,8 +82,8 @@ def step(what: str, argv: list[str], env: dict[str, str]) -> None:
         raise ServiceError(f"{what} failed (exit {done.returncode}):\n{tail}")
 
 
-def prepare(home: Path, pg: LocalPostgres, creds: dict[str, str], table: list[Service]) -> None:
-    """PostgreSQL, its databases and schemas, the services' config files."""
+def prepare(pg: LocalPostgres, table: list[Service]) -> None:
+    """PostgreSQL, its databases and the data schemas."""
     if pg.running():
         say(f"PostgreSQL already running on {pg.port}")
     else:
@@ -92,20 +91,7 @@ def prepare(home: Path, pg: LocalPostgres, creds: dict[str, str], table: list[Se
         pg.start()
     for database in DATABASES:
         pg.create_database(database)
-    services.write_s3_identity(home / "s3", creds["S3_ACCESS_KEY"], creds["S3_SECRET_KEY"])
     airflow = next(s for s in table if s.name == "airflow-scheduler").env
-    passwords = Path(airflow["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
-    passwords.parent.mkdir(parents=True, exist_ok=True)
-    passwords.write_text(json.dumps({creds["AIRFLOW_ADMIN_USER"]: creds["AIRFLOW_ADMIN_PASSWORD"]}))
-    passwords.chmod(0o600)
-    ports = {s.name: next(iter(s.ports.values())) for s in table if s.name in ("api", "mlflow")}
-    targets = {
-        "inference-api": f"127.0.0.1:{ports['api']}",
-        "mlflow": f"127.0.0.1:{ports['mlflow']}",
-    }
-    (home / "prometheus").mkdir(exist_ok=True)
-    config = services.prometheus_config(targets)
-    (home / "prometheus" / "prometheus.yml").write_text(json.dumps(config, indent=2))  # JSON ⊂ YAML
     step("creating the data schemas", [sys.executable, "-m", "readmission", "init-db"], airflow)
 
 
@@ -121,7 +107,7 @@ def up(home: Path) -> None:
     pg = LocalPostgres(postgres_root(home), port, creds["POSTGRES_PASSWORD"])
     check_ports_free([s for s in table if states.get(s.name) not in LIVE], pg)
     try:
-        prepare(home, pg, creds, table)
+        prepare(pg, table)
         start_in_order(supervisor, table, states)
     except (ServiceError, OSError):
         say("make up failed: stopping everything (data kept)")
