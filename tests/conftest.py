@@ -20,7 +20,7 @@ from readmission import db, ingest, stages
 from readmission.settings import DEFAULT_SOURCE, Settings
 from readmission_local.postgres import LocalPostgres
 from readmission_local.process import free_port
-from readmission_local.stack import S3, start_s3_and_mlflow
+from readmission_local.stack import S3, start_postgres, start_s3_and_mlflow
 from readmission_local.supervisor import Supervisor
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,10 +36,16 @@ def services_root() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def postgres(services_root: Path) -> Iterator[LocalPostgres]:
-    server = LocalPostgres(services_root / "postgres", free_port()).start()
-    yield server
-    server.stop()
+def supervisor(services_root: Path) -> Iterator[Supervisor]:
+    """The session's supervisord: PostgreSQL, SeaweedFS and MLflow run under it."""
+    supervisor = Supervisor(services_root)
+    yield supervisor
+    supervisor.shutdown()
+
+
+@pytest.fixture(scope="session")
+def postgres(services_root: Path, supervisor: Supervisor) -> LocalPostgres:
+    return start_postgres(supervisor, services_root / "postgres", free_port())
 
 
 @pytest.fixture
@@ -68,16 +74,12 @@ def data_db(database: Callable[..., str]) -> str:
 
 
 @pytest.fixture(scope="session")
-def supervised(services_root: Path, postgres: LocalPostgres) -> Iterator[tuple]:
-    """SeaweedFS and the MLflow server under their own supervisord, as `make up` runs them."""
-    supervisor = Supervisor(services_root)
-    try:
-        s3, uri = start_s3_and_mlflow(services_root, postgres, supervisor)
-        os.environ["MLFLOW_TRACKING_URI"] = uri
-        os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"
-        yield s3, uri, supervisor
-    finally:
-        supervisor.shutdown()
+def supervised(services_root: Path, postgres: LocalPostgres, supervisor: Supervisor) -> tuple:
+    """SeaweedFS and the MLflow server, as `make up` runs them."""
+    s3, uri = start_s3_and_mlflow(services_root, postgres, supervisor)
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"
+    return s3, uri, supervisor
 
 
 @pytest.fixture(scope="session")

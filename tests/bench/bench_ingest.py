@@ -26,6 +26,8 @@ from readmission import contract, db, ingest, stages
 from readmission.settings import Settings
 from readmission_local.postgres import LocalPostgres
 from readmission_local.process import free_port
+from readmission_local.stack import start_postgres
+from readmission_local.supervisor import Supervisor
 
 
 def pipeline_load(pg: LocalPostgres, name: str, source: str) -> float:
@@ -84,9 +86,9 @@ def main() -> None:
     source = str(Settings().DATA_SOURCE_URI)
     root = Path(tempfile.mkdtemp(prefix="readmission-bench-"))
     root.chmod(0o755)
-    pg = LocalPostgres(root / "pg", free_port())
+    supervisor = Supervisor(root)
     try:
-        pg.start()
+        pg = start_postgres(supervisor, root / "pg", free_port())
         ours, cold, theirs = [], [], []
         for i in range(args.repeat):
             ours.append(pipeline_load(pg, f"ours_{i}", source))
@@ -98,7 +100,7 @@ def main() -> None:
                 file=sys.stderr,
             )
     finally:
-        pg.stop()
+        supervisor.shutdown()
         shutil.rmtree(root, ignore_errors=True)
     seconds, copy_seconds = statistics.median(ours), statistics.median(theirs)
     cold_seconds = statistics.median(cold)

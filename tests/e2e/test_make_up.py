@@ -26,7 +26,6 @@ import sqlalchemy as sa
 from mlflow import MlflowClient
 from readmission import contract, db
 from readmission_local import services
-from readmission_local.postgres import LocalPostgres
 from readmission_local.process import (
     free_port,
     free_port_block,
@@ -35,6 +34,7 @@ from readmission_local.process import (
     proc_stat,
 )
 from readmission_local.services import credentials
+from readmission_local.stack import start_postgres
 from readmission_local.supervisor import Supervisor
 
 from tests.conftest import REPO
@@ -268,13 +268,13 @@ def test_make_up_survives_killed_services_and_make_down_leaves_nothing(stack_env
     # The data is kept: no batch loaded twice, the champion still registered.
     home = Path(env["CHECKOUT"]) / ".local"
     password = credentials(home)["POSTGRES_PASSWORD"]
-    pg = LocalPostgres((home / "postgres").resolve(), int(env["POSTGRES_PORT"]), password)
     try:
-        pg.start()
+        port = int(env["POSTGRES_PORT"])
+        pg = start_postgres(supervisor, (home / "postgres").resolve(), port, password)
         rows_after, distinct_after, batches_after, counted = rows(env)
         alias = "SELECT version FROM registered_model_aliases WHERE alias = 'champion'"
         kept = int(pg.psql(alias, "mlflow"))
     finally:
-        pg.stop()
+        supervisor.shutdown()
     assert rows_after == distinct_after == counted >= rows_before  # a batch may land in between
     assert batches_after >= batches_before and kept >= int(version.version)

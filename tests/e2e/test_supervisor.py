@@ -1,25 +1,28 @@
-"""supervisord as `make up` drives it, on small real services: a crash on start is given up on
-and reported with the log; a killed service comes back, its orphans cleared, its restart
-counted."""
+"""supervisord as `make up` drives it, on small real services and on PostgreSQL: a crash on start
+is given up on and reported with the log; a killed service comes back, its orphans cleared, its
+restart counted."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 from readmission_local.process import ServiceError, free_port, pid_alive, proc_stat, wait_until
 from readmission_local.services import Service
+from readmission_local.stack import start_postgres
 from readmission_local.supervisor import Supervisor
 
 
 def service(name: str, script: str, port: int) -> Service:
     argv = [sys.executable, "-c", script]
     health = f"http://127.0.0.1:{port}/"
-    return Service(name, argv, dict(os.environ), health, None, {"PORT": port}, startsecs=1)
+    return Service(name, argv, dict(os.environ), health, {"PORT": port}, startsecs=1)
 
 
 @pytest.fixture
@@ -81,3 +84,32 @@ def _session(pid: str) -> str | None:
         return proc_stat(pid)[3]
     except OSError:
         return None
+
+
+def test_a_killed_postgres_comes_back_with_its_data() -> None:
+    root = Path(tempfile.mkdtemp(prefix="readmission-pg-"))
+    root.chmod(0o755)  # reachable by the unprivileged user PostgreSQL runs as under root
+    supervisor = Supervisor(root)
+    try:
+        pg = start_postgres(supervisor, root / "postgres", free_port())
+        pg.psql("CREATE TABLE kept (n int); INSERT INTO kept VALUES (42)")
+        postmaster = supervisor.info()["postgres"]["pid"]
+        children = [int(pid) for pid in os.popen(f"pgrep -P {postmaster}").read().split()]
+        assert children, "PostgreSQL's own processes (checkpointer, writers…)"
+        os.kill(postmaster, signal.SIGKILL)
+        killed = time.monotonic()
+
+        def kept() -> bool:
+            try:
+                return pg.psql("SELECT n FROM kept").strip() == "42"
+            except ServiceError:
+                return False
+
+        wait_until(kept, 30, "PostgreSQL back with its data")
+        print(f"PostgreSQL answered again {time.monotonic() - killed:.1f}s after its SIGKILL")
+        assert supervisor.info()["postgres"]["pid"] != postmaster
+        assert supervisor.restarts()["postgres"] == 1
+        assert not [pid for pid in children if pid_alive(pid)]
+    finally:
+        supervisor.shutdown()
+        shutil.rmtree(root, ignore_errors=True)

