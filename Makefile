@@ -96,7 +96,7 @@ test-fast: install ## Only the tests that need no service (unit + data-set check
 	$(RUN)/python -m pytest tests/unit tests/data/test_dataset.py $(PYTEST_ARGS)
 
 evaluate: install ## Throwaway stack: all batches through ingest→clean→train→promote; prints JSON metrics
-	$(RUN)/python -m readmission_local.evaluate
+	$(RUN)/python -m readmission_local.stack $(RUN)/python -m readmission evaluate
 
 bench-ingest: install ## Benchmark batch ingest against psql \copy of the same CSV; prints JSON
 	$(RUN)/python -m tests.bench.bench_ingest

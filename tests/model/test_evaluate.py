@@ -1,4 +1,5 @@
-"""`make evaluate` end to end: its own throwaway stack, every batch, a JSON last line."""
+"""`make evaluate` end to end: a throwaway stack, every batch through `python -m readmission
+evaluate`, a JSON last line."""
 
 from __future__ import annotations
 
@@ -13,7 +14,15 @@ from readmission import clinical
 def test_evaluate_prints_the_champions_metrics_as_json() -> None:
     env = {**os.environ, "TUNING_TRIALS": "1"}  # the same path as `make evaluate`, tuned less
     done = subprocess.run(
-        [sys.executable, "-m", "readmission_local.evaluate"],
+        [
+            sys.executable,
+            "-m",
+            "readmission_local.stack",
+            sys.executable,
+            "-m",
+            "readmission",
+            "evaluate",
+        ],
         env=env,
         capture_output=True,
         text=True,

@@ -1,11 +1,17 @@
 """A throwaway stack (PostgreSQL + S3 + MLflow) in a temporary folder, for evaluations and
-tests: the same services as `make up`'s, from the same table, under their own supervisord."""
+tests: the same services as `make up`'s, from the same table, under their own supervisord.
+
+``python -m readmission_local.stack COMMAND…`` runs one command against a throwaway stack
+(`make evaluate`: ``python -m readmission evaluate``) and exits with its status.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -14,7 +20,7 @@ from pathlib import Path
 
 from readmission_local import services
 from readmission_local.postgres import LocalPostgres
-from readmission_local.process import free_port, free_port_block
+from readmission_local.process import ServiceError, free_port, free_port_block
 from readmission_local.services import S3_PORTS
 from readmission_local.supervisor import Supervisor
 
@@ -100,3 +106,19 @@ def client_env(stack: Stack) -> dict[str, str]:
         "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true",
         "PATH": os.environ.get("PATH", ""),
     }
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print("usage: python -m readmission_local.stack COMMAND [ARG…]", file=sys.stderr)
+        return 2
+    try:
+        with throwaway_stack("readmission-run-") as stack:
+            return subprocess.run(argv, env={**os.environ, **client_env(stack)}).returncode
+    except (ServiceError, OSError) as exc:  # the stack did not start: one clear line
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
