@@ -75,11 +75,11 @@ def data_db(database: Callable[..., str]) -> str:
 
 @pytest.fixture(scope="session")
 def supervised(services_root: Path, postgres: LocalPostgres, supervisor: Supervisor) -> tuple:
-    """SeaweedFS and the MLflow server, as `make up` runs them."""
+    """SeaweedFS and the MLflow server, as `make up` runs them: (S3, MLflow's URI)."""
     s3, uri = start_s3_and_mlflow(services_root, postgres, supervisor)
     os.environ["MLFLOW_TRACKING_URI"] = uri
     os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"
-    return s3, uri, supervisor
+    return s3, uri
 
 
 @pytest.fixture(scope="session")

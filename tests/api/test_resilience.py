@@ -59,9 +59,8 @@ def test_new_champion_is_swapped_in_under_load_without_a_failed_request(
 
 
 def test_mlflow_down_after_startup_keeps_serving(
-    start_api, api_env, services_root, postgres, supervised
+    start_api, api_env, services_root, postgres, s3, supervisor
 ) -> None:
-    s3, _, supervisor = supervised
     port = free_port()
     table = services.load(stack_values(services_root, postgres, s3, port), ("mlflow",))
     own = replace(table[0], name="mlflow-own")  # its own server: this test stops it

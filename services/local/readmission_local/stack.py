@@ -47,6 +47,12 @@ class Stack:
         return self.postgres.url("readmission")
 
 
+def _postgres_values(pg: LocalPostgres) -> dict[str, str]:
+    """The table's placeholders that say where ``pg`` is."""
+    found = {"POSTGRES_PORT": str(pg.port), "POSTGRES_PASSWORD": pg.password or ""}
+    return found | pg.placeholders()
+
+
 def stack_values(root: Path, pg: LocalPostgres, s3: S3, mlflow_port: int) -> dict[str, str]:
     """The table's placeholders for S3 and MLflow under ``root``, backed by ``pg``."""
     return services.values(
@@ -56,8 +62,7 @@ def stack_values(root: Path, pg: LocalPostgres, s3: S3, mlflow_port: int) -> dic
             "S3_ACCESS_KEY": s3.access_key,
             "S3_SECRET_KEY": s3.secret_key,
             "MLFLOW_PORT": str(mlflow_port),
-            "POSTGRES_PORT": str(pg.port),
-            "POSTGRES_PASSWORD": pg.password or "",
+            **_postgres_values(pg),
         },
     )
 
@@ -67,8 +72,7 @@ def start_postgres(
 ) -> LocalPostgres:
     """PostgreSQL under ``supervisor`` (its data in ``root``) on ``port``, as `make up` runs it."""
     pg = LocalPostgres(root, port, password).prepare()
-    found = {"POSTGRES_PORT": str(port), "POSTGRES_PASSWORD": password or ""}
-    found = services.values(supervisor.root, found | pg.placeholders())
+    found = services.values(supervisor.root, _postgres_values(pg))
     supervisor.start(services.load(found, ("postgres",))[0])
     return pg
 

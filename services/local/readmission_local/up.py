@@ -96,15 +96,14 @@ def up(home: Path) -> None:
     pg = LocalPostgres(
         postgres_root(home), int(values["POSTGRES_PORT"]), creds["POSTGRES_PASSWORD"]
     )
+    if not (pg.data / "PG_VERSION").exists():
+        say(f"initializing PostgreSQL's data in {pg.root}")
+    pg.prepare()  # starts nothing; may copy the binaries somewhere 'nobody' reaches them
     supervisor = Supervisor(home)
     states = {name: p["statename"] for name, p in supervisor.info().items()}
     table = services.load(values | pg.placeholders())
     check_ports_free([s for s in table if states.get(s.name) not in LIVE])
     try:
-        if not (pg.data / "PG_VERSION").exists():
-            say(f"initializing PostgreSQL's data in {pg.root}")
-        pg.prepare()
-        table = services.load(values | pg.placeholders())  # its binaries may have been copied
         start_in_order(supervisor, table[:1], states)  # PostgreSQL, which the others use
         databases(pg, table)
         start_in_order(supervisor, table[1:], states)
