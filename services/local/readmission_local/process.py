@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import random
 import signal
 import socket
 import time
@@ -20,17 +21,33 @@ class ServiceError(RuntimeError):
     """A local service failed to start or answer; the message says where its log is."""
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _outgoing_ports_start() -> int:
+    """Where the kernel's range of ports for outgoing connections starts."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
+def free_port(below: int = 65_536) -> int:
+    """A TCP port on 127.0.0.1 that is free now, under ``below`` and under the kernel's range
+    for outgoing connections: no client socket (e.g. SeaweedFS's own, while it starts) can take
+    it before the server it is meant for binds it."""
+    top = max(min(below, _outgoing_ports_start()), 20_000)
+    for _ in range(1000):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port := random.randrange(10_000, top)))
+                return port
+            except OSError:
+                continue
+    raise ServiceError(f"no free port found between 10000 and {top}")
 
 
 def free_port_block(size: int, offset: int = 10_000) -> int:
     """A base port with ``size`` free ports from it, and each one's twin at ``+offset`` free."""
     for _ in range(100):
-        base = free_port()
+        base = free_port(below=_outgoing_ports_start() - offset - size)
         ports = range(base, base + size)
         if base + size + offset <= 65_535 and not any(
             port_open(p) or port_open(p + offset) for p in ports
