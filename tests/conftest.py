@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 from readmission import db, ingest, stages
 from readmission.settings import DEFAULT_SOURCE, Settings
+from readmission_local import up
 from readmission_local.postgres import LocalPostgres
 from readmission_local.process import free_port
-from readmission_local.stack import S3, start_postgres, start_s3_and_mlflow
+from readmission_local.stack import STACK, free_ports
 from readmission_local.supervisor import Supervisor
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,7 +46,7 @@ def supervisor(services_root: Path) -> Iterator[Supervisor]:
 
 @pytest.fixture(scope="session")
 def postgres(services_root: Path, supervisor: Supervisor) -> LocalPostgres:
-    return start_postgres(supervisor, services_root / "postgres", free_port())
+    return up.start(services_root, {"POSTGRES_PORT": str(free_port())}, ("postgres",))[1]
 
 
 @pytest.fixture
@@ -74,22 +75,31 @@ def data_db(database: Callable[..., str]) -> str:
 
 
 @pytest.fixture(scope="session")
-def supervised(services_root: Path, postgres: LocalPostgres, supervisor: Supervisor) -> tuple:
-    """SeaweedFS and the MLflow server, as `make up` runs them: (S3, MLflow's URI)."""
-    s3, uri = start_s3_and_mlflow(services_root, postgres, supervisor)
-    os.environ["MLFLOW_TRACKING_URI"] = uri
+def supervised(services_root: Path, postgres: LocalPostgres, supervisor: Supervisor) -> dict:
+    """SeaweedFS and the MLflow server beside ``postgres``, as `make up` runs them: the
+    table's placeholders (ports, credentials) for them."""
+    found, _ = up.start(services_root, free_ports() | {"POSTGRES_PORT": str(postgres.port)}, STACK)
+    os.environ["MLFLOW_TRACKING_URI"] = f"http://127.0.0.1:{found['MLFLOW_PORT']}"
     os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"
-    return s3, uri
+    return found
+
+
+@dataclass(frozen=True)
+class S3:
+    endpoint: str
+    access_key: str
+    secret_key: str
 
 
 @pytest.fixture(scope="session")
-def s3(supervised) -> S3:
-    return supervised[0]
+def s3(supervised: dict) -> S3:
+    endpoint = f"http://127.0.0.1:{supervised['S3_PORT']}"
+    return S3(endpoint, supervised["S3_ACCESS_KEY"], supervised["S3_SECRET_KEY"])
 
 
 @pytest.fixture(scope="session")
-def mlflow_uri(supervised) -> str:
-    return supervised[1]
+def mlflow_uri(supervised: dict) -> str:
+    return f"http://127.0.0.1:{supervised['MLFLOW_PORT']}"
 
 
 def sql(url: str, *statements: str, fetch: str = "scalar") -> Any:

@@ -10,7 +10,6 @@ import httpx
 from readmission import contract
 from readmission_local import services
 from readmission_local.process import free_port
-from readmission_local.stack import stack_values
 
 
 def test_new_champion_is_swapped_in_under_load_without_a_failed_request(
@@ -59,10 +58,10 @@ def test_new_champion_is_swapped_in_under_load_without_a_failed_request(
 
 
 def test_mlflow_down_after_startup_keeps_serving(
-    start_api, api_env, services_root, postgres, s3, supervisor
+    start_api, api_env, supervised, supervisor
 ) -> None:
     port = free_port()
-    table = services.load(stack_values(services_root, postgres, s3, port), ("mlflow",))
+    table = services.load(supervised | {"MLFLOW_PORT": str(port)}, ("mlflow",))
     own = replace(table[0], name="mlflow-own")  # its own server: this test stops it
     supervisor.start(own)
     try:

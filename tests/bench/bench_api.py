@@ -31,7 +31,7 @@ import psutil
 from readmission import model, stages
 from readmission.settings import Settings
 from readmission_local.process import free_port, http_ok, wait_until
-from readmission_local.stack import client_env, throwaway_stack
+from readmission_local.stack import client_env, throwaway
 
 from tests.api.conftest import patients
 from tests.conftest import REPO
@@ -136,8 +136,10 @@ def inproc_rps(model_uri: str, rows: list[dict]) -> float:
     return len(frames) / (time.perf_counter() - started)
 
 
-def champion(stack) -> Settings:
-    settings = Settings(DATA_DB_URL=stack.data_db_url, MLFLOW_TRACKING_URI=stack.mlflow_uri)
+def champion(env: dict[str, str]) -> Settings:
+    settings = Settings(
+        DATA_DB_URL=env["DATA_DB_URL"], MLFLOW_TRACKING_URI=env["MLFLOW_TRACKING_URI"]
+    )
     while stages.ingest(settings)["loaded"]:
         pass
     stages.clean(settings)
@@ -147,14 +149,14 @@ def champion(stack) -> Settings:
 
 
 def run(a: argparse.Namespace) -> dict:
-    with throwaway_stack("readmission-bench-api-") as stack, tempfile.TemporaryDirectory() as tmp:
+    with throwaway("readmission-bench-api-") as (found, _), tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        os.environ.update(client_env(stack))
-        settings = champion(stack)
+        os.environ.update(client_env(found))
+        settings = champion(os.environ)
         rows = patients(1000, seed=1)
         (folder / "rows.json").write_text(json.dumps(rows))
         uri = f"models:/{settings.MODEL_NAME}@champion"
-        env = {**os.environ, **client_env(stack), "DATA_DB_URL": stack.data_db_url}
+        env = dict(os.environ)
         api_cmd = [sys.executable, "-m", "readmission_api"]
         api_env = {**env, "PORT": "{port}", "HOST": "127.0.0.1"}
         with serving(api_cmd, api_env, "/health/ready", folder / "api.log") as (url, proc):

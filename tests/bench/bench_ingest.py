@@ -26,8 +26,8 @@ from readmission import contract, db, ingest, stages
 from readmission.settings import Settings
 from readmission_local.postgres import LocalPostgres
 from readmission_local.process import free_port
-from readmission_local.stack import start_postgres
 from readmission_local.supervisor import Supervisor
+from readmission_local.up import start
 
 
 def pipeline_load(pg: LocalPostgres, name: str, source: str) -> float:
@@ -88,7 +88,7 @@ def main() -> None:
     root.chmod(0o755)
     supervisor = Supervisor(root)
     try:
-        pg = start_postgres(supervisor, root / "pg", free_port())
+        pg = start(root, {"POSTGRES_PORT": str(free_port())}, ("postgres",))[1]
         ours, cold, theirs = [], [], []
         for i in range(args.repeat):
             ours.append(pipeline_load(pg, f"ours_{i}", source))

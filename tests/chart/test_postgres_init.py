@@ -26,6 +26,7 @@ def test_init_script_creates_roles_and_databases_idempotently(helm, postgres, tm
         "POSTGRES_USER": "postgres",
         "PGHOST": "127.0.0.1",
         "PGPORT": str(postgres.port),
+        "PGPASSWORD": postgres.password or "",
         "PATH": f"{postgres.bin}:{os.environ['PATH']}",
         "DB_PASSWORD_0": "a-pass'word",
         "DB_PASSWORD_1": "mlflow-pw",

@@ -34,8 +34,8 @@ from readmission_local.process import (
     proc_stat,
 )
 from readmission_local.services import credentials
-from readmission_local.stack import start_postgres
 from readmission_local.supervisor import Supervisor
+from readmission_local.up import start
 
 from tests.conftest import REPO
 
@@ -267,10 +267,8 @@ def test_make_up_survives_killed_services_and_make_down_leaves_nothing(stack_env
 
     # The data is kept: no batch loaded twice, the champion still registered.
     home = Path(env["CHECKOUT"]) / ".local"
-    password = credentials(home)["POSTGRES_PASSWORD"]
     try:
-        port = int(env["POSTGRES_PORT"])
-        pg = start_postgres(supervisor, (home / "postgres").resolve(), port, password)
+        pg = start(home, {"POSTGRES_PORT": env["POSTGRES_PORT"]}, ("postgres",))[1]
         rows_after, distinct_after, batches_after, counted = rows(env)
         alias = "SELECT version FROM registered_model_aliases WHERE alias = 'champion'"
         kept = int(pg.psql(alias, "mlflow"))

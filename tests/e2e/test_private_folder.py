@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from readmission_local import postgres
 from readmission_local.process import free_port
-from readmission_local.stack import start_postgres
 from readmission_local.supervisor import Supervisor
+from readmission_local.up import start
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root runs PostgreSQL as another user")
@@ -29,7 +29,7 @@ def test_postgres_starts_as_root_when_the_venv_sits_in_a_private_folder(monkeypa
         Path(shared).chmod(0o755)  # the data folder: reachable (make up picks one that is)
         supervisor = Supervisor(Path(shared))
         try:
-            server = start_postgres(supervisor, Path(shared) / "pg", free_port())
+            server = start(Path(shared), {"POSTGRES_PORT": str(free_port())}, ("postgres",))[1]
             assert server.bin.is_relative_to(shared), "the binaries were copied where it can reach"
             assert server.psql("SELECT 41 + 1").strip() == "42"
             assert supervisor.info()["postgres"]["statename"] in ("STARTING", "RUNNING")

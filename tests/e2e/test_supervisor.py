@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 from readmission_local.process import ServiceError, free_port, pid_alive, proc_stat, wait_until
 from readmission_local.services import Service
-from readmission_local.stack import start_postgres
 from readmission_local.supervisor import Supervisor
+from readmission_local.up import start
 
 
 def service(name: str, script: str, port: int) -> Service:
     argv = [sys.executable, "-c", script]
     health = f"http://127.0.0.1:{port}/"
-    return Service(name, argv, dict(os.environ), health, {"PORT": port}, startsecs=1)
+    return Service(name, argv, dict(os.environ), health, {"PORT": port}, program={"startsecs": 1})
 
 
 @pytest.fixture
@@ -91,7 +91,7 @@ def test_a_killed_postgres_comes_back_with_its_data() -> None:
     root.chmod(0o755)  # reachable by the unprivileged user PostgreSQL runs as under root
     supervisor = Supervisor(root)
     try:
-        pg = start_postgres(supervisor, root / "postgres", free_port())
+        pg = start(root, {"POSTGRES_PORT": str(free_port())}, ("postgres",))[1]
         pg.psql("CREATE TABLE kept (n int); INSERT INTO kept VALUES (42)")
         postmaster = supervisor.info()["postgres"]["pid"]
         children = [int(pid) for pid in os.popen(f"pgrep -P {postmaster}").read().split()]

@@ -62,10 +62,10 @@ def test_every_service_of_the_table_is_complete_and_keeps_secrets_out_of_its_con
     for service in table:
         health = service.health  # a URL, or a command (PostgreSQL's pg_isready)
         url = isinstance(health, str) and health.startswith("http://127.0.0.1:")
-        assert service.argv and (url or os.access(health[0], os.X_OK)), service.name
+        assert service.command and (url or os.access(health[0], os.X_OK)), service.name
         assert all(0 < port < 65_536 for port in service.ports.values())
         ours = [v for k, v in service.env.items() if os.environ.get(k) != v]  # not inherited
-        assert "{" not in " ".join([*service.argv, *ours, service.check]), service.name
+        assert "{" not in " ".join([*service.command, *ours, service.check]), service.name
         supervisor.add(service)  # supervisord is not running: it is started by the first add
     programs = "".join(p.read_text() for p in (tmp_path / "supervisor" / "programs").iterdir())
     assert programs.count("autorestart = true") == len(table)

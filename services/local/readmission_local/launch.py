@@ -8,16 +8,19 @@ import pwd
 import sys
 from pathlib import Path
 
-from readmission_local import process
+from readmission_local.process import sweep_session
 
 
 def main(spec_path: str) -> None:
     spec, last = json.loads(Path(spec_path).read_text()), Path(spec_path).with_suffix(".pid")
     if last.exists():  # the group of this service's previous run: e.g. a killed MLflow's server
-        process.sweep_session(os.getsid(0), int(last.read_text()))
+        sweep_session(os.getsid(0), int(last.read_text()))
     last.write_text(str(os.getpid()))  # supervisord made this process its group's leader
     if spec["user"]:
-        process.run_as(pwd.getpwnam(spec["user"]))()
+        user = pwd.getpwnam(spec["user"])
+        os.setgid(user.pw_gid)
+        os.setgroups([])
+        os.setuid(user.pw_uid)
     os.nice(spec["nice"])
     os.execvpe(spec["argv"][0], spec["argv"], spec["env"])
 

@@ -1,7 +1,7 @@
-"""Small helpers for local servers: ports, HTTP checks, waiting, users, leftover processes."""
+"""Small helpers for local servers: ports, HTTP checks, waiting, log tails, the servers' user,
+leftover processes."""
 
-from __future__ import annotations
-
+import contextlib
 import json
 import os
 import pwd
@@ -9,24 +9,29 @@ import random
 import signal
 import socket
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-
-UNPRIVILEGED_USER = "nobody"  # servers that refuse root (PostgreSQL) run as this user
 
 
 class ServiceError(RuntimeError):
     """A local service failed to start or answer; the message says where its log is."""
 
 
+def server_user() -> pwd.struct_passwd | None:
+    """Who runs the servers that refuse root (PostgreSQL): 'nobody' under root, else us."""
+    return pwd.getpwnam("nobody") if os.geteuid() == 0 else None
+
+
+def as_server_user() -> dict:
+    """``subprocess.run`` arguments that run a command as ``server_user()``."""
+    user = server_user()
+    return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []} if user else {}
+
+
 def _outgoing_ports_start() -> int:
     """Where the kernel's range of ports for outgoing connections starts."""
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32_768
+    return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
 
 
 def free_port(below: int = 65_536) -> int:
@@ -35,12 +40,9 @@ def free_port(below: int = 65_536) -> int:
     it before the server it is meant for binds it."""
     top = max(min(below, _outgoing_ports_start()), 20_000)
     for _ in range(1000):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port := random.randrange(10_000, top)))
-                return port
-            except OSError:
-                continue
+        with socket.socket() as s, contextlib.suppress(OSError):
+            s.bind(("127.0.0.1", port := random.randrange(10_000, top)))
+            return port
     raise ServiceError(f"no free port found between 10000 and {top}")
 
 
@@ -48,31 +50,25 @@ def free_port_block(size: int, offset: int = 10_000) -> int:
     """A base port with ``size`` free ports from it, and each one's twin at ``+offset`` free."""
     for _ in range(100):
         base = free_port(below=_outgoing_ports_start() - offset - size)
-        ports = range(base, base + size)
-        if base + size + offset <= 65_535 and not any(
-            port_open(p) or port_open(p + offset) for p in ports
-        ):
+        if not any(port_open(p) or port_open(p + offset) for p in range(base, base + size)):
             return base
     raise ServiceError(f"no block of {size} free ports found")
 
 
-def port_open(port: int, host: str = "127.0.0.1") -> bool:
-    """Whether something accepts TCP connections on ``host:port``."""
+def port_open(port: int) -> bool:
+    """Whether something accepts TCP connections on 127.0.0.1:``port``."""
     with socket.socket() as s:
         s.settimeout(0.5)
-        return s.connect_ex((host, port)) == 0
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def wait_until(
-    check: Callable[[], bool], timeout: float, what: str, log: Path | None = None
-) -> None:
-    """Poll ``check`` until it is true; raise with the log's tail after ``timeout`` seconds."""
+def wait_until(check: Callable[[], bool], timeout: float, what: str, log: Path | None = None):
+    """Poll ``check`` until it is true; raise with ``log``'s tail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
+    while not check():
+        if time.monotonic() > deadline:
+            raise ServiceError(f"{what} did not become ready within {timeout:.0f}s{tail(log)}")
         time.sleep(0.2)
-    raise ServiceError(f"{what} did not become ready within {timeout:.0f}s{tail(log)}")
 
 
 def tail(log: Path | None, lines: int = 25) -> str:
@@ -88,7 +84,7 @@ def http_json(url: str):
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             body = response.read()
-    except (urllib.error.URLError, OSError):
+    except OSError:  # refused, timed out, or an HTTP error status
         return None
     try:
         return json.loads(body)
@@ -129,25 +125,5 @@ def sweep_session(session: int, group: int | None = None) -> list[str]:
                 killed[int(entry.name)] = f"{entry.name} ({name})"
         except OSError:  # gone meanwhile
             continue
-    deadline = time.monotonic() + 10
-    while any(map(pid_alive, killed)) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: not any(map(pid_alive, killed)), 10, "the killed processes to go")
     return list(killed.values())
-
-
-def demoted_user() -> pwd.struct_passwd | None:
-    """The user to run root-refusing servers as, or None when we are not root."""
-    return pwd.getpwnam(UNPRIVILEGED_USER) if os.geteuid() == 0 else None
-
-
-def run_as(user: pwd.struct_passwd | None) -> Callable[[], None] | None:
-    """A ``preexec_fn`` that drops to ``user`` (None: run as ourselves)."""
-    if user is None:
-        return None
-
-    def drop() -> None:
-        os.setgid(user.pw_gid)
-        os.setgroups([])
-        os.setuid(user.pw_uid)
-
-    return drop

