@@ -116,8 +116,8 @@ status: ## Each service's state, uptime and restarts; batches loaded, quarantine
 logs: ## The last lines of every local service's log (one service: make logs SERVICE=api)
 	@$(RUN)/python -m readmission_local.up logs $(SERVICE)
 
-clean-local: down ## Stop and wipe .local/ (all local data)
-	rm -rf $${MLOPS_HOME:-$(CURDIR)/.local}
+clean-local: down ## Stop and wipe .local/ (all local data, with PostgreSQL's folder if linked outside)
+	home=$${MLOPS_HOME:-$(CURDIR)/.local}; rm -rf "$$(readlink -f "$$home/postgres")" "$$home"
 
 load-test: install ## Capacity finder against API_URL: users step up until p95 > SLO; reports/ + JSON
 	mkdir -p reports

@@ -111,3 +111,18 @@ def test_logs_of_one_service_or_a_clear_error(tmp_path, capsys) -> None:
         ServiceError, match=r"no log for 'scheduler' yet; the services: .*airflow-sch"
     ):
         logs(tmp_path, "scheduler")
+
+
+def test_clean_local_wipes_the_postgres_folder_it_links_to(tmp_path) -> None:
+    # As root with a home 'nobody' cannot reach, PostgreSQL's data lives outside, linked: a
+    # wipe that left it would hand the next `make up` a cluster with a forgotten password.
+    from tests.conftest import REPO
+
+    home, outside = tmp_path / "home", tmp_path / "outside"
+    (outside / "data").mkdir(parents=True)
+    home.mkdir()
+    (home / "postgres").symlink_to(outside)
+    env = {**os.environ, "MLOPS_HOME": str(home)}
+    done = subprocess.run(["make", "clean-local"], cwd=REPO, env=env, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert not home.exists() and not outside.exists()
