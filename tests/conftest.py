@@ -78,7 +78,9 @@ def data_db(database: Callable[..., str]) -> str:
 def supervised(services_root: Path, postgres: LocalPostgres, supervisor: Supervisor) -> dict:
     """SeaweedFS and the MLflow server beside ``postgres``, as `make up` runs them: the
     table's placeholders (ports, credentials) for them."""
-    found, _ = up.start(services_root, free_ports() | {"POSTGRES_PORT": str(postgres.port)}, STACK)
+    found, _ = up.start(
+        services_root, free_ports(["MLFLOW_PORT"]) | {"POSTGRES_PORT": str(postgres.port)}, STACK
+    )
     os.environ["MLFLOW_TRACKING_URI"] = f"http://127.0.0.1:{found['MLFLOW_PORT']}"
     os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"
     return found

@@ -27,13 +27,12 @@ from mlflow import MlflowClient
 from readmission import contract, db
 from readmission_local import services
 from readmission_local.process import (
-    free_port,
-    free_port_block,
     pid_alive,
     port_open,
     proc_stat,
 )
 from readmission_local.services import credentials
+from readmission_local.stack import free_ports
 from readmission_local.supervisor import Supervisor
 from readmission_local.up import start
 
@@ -98,15 +97,7 @@ def checkout() -> Path:
 
 @pytest.fixture
 def stack_env(checkout):
-    s3 = free_port_block(services.S3_PORTS)
-    size = services.S3_PORTS
-    taken = {*range(s3, s3 + size), *range(s3 + 10_000, s3 + 10_000 + size)}
-    ports = {"S3_PORT": str(s3)}
-    for name in services.PORTS:
-        while name not in ports:  # nothing is bound yet: keep clear of SeaweedFS's ports
-            port = free_port()
-            if port not in taken and str(port) not in ports.values():
-                ports[name] = str(port)
+    ports = free_ports(name for name in services.PORTS if name != "S3_PORT")
     env = {**os.environ, "CHECKOUT": str(checkout), "UV": UV, **ports}
     env.pop("MLOPS_HOME", None)  # the default, .local/ in the private checkout
     yield env

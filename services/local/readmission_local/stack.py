@@ -10,27 +10,33 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from readmission_local import services, up
+from readmission_local.postgres import LocalPostgres
 from readmission_local.process import ServiceError, free_port, free_port_block
 from readmission_local.supervisor import Supervisor
 
 STACK = ("postgres", "s3", "mlflow")
 
 
-def free_ports() -> dict[str, str]:
-    """Ports for a stack beside `make up`'s and other stacks."""
-    ports = {"POSTGRES_PORT": free_port(), "MLFLOW_PORT": free_port()}
-    return {k: str(v) for k, v in ports.items()} | {
-        "S3_PORT": str(free_port_block(services.S3_PORTS))
-    }
+def free_ports(names: Iterable[str] = ("POSTGRES_PORT", "MLFLOW_PORT")) -> dict[str, str]:
+    """Free ports for S3_PORT (a block: SeaweedFS's) and ``names``, none of them twice and
+    none in SeaweedFS's block: a stack beside `make up`'s and other stacks."""
+    s3 = free_port_block(services.S3_PORTS)
+    taken = {s3 + i + twin for i in range(services.S3_PORTS) for twin in (0, 10_000)}
+    ports = {"S3_PORT": str(s3)}
+    for name in names:
+        while (port := free_port()) in taken or str(port) in ports.values():
+            continue
+        ports[name] = str(port)
+    return ports
 
 
 @contextmanager
-def throwaway(prefix: str = "readmission-run-") -> Iterator[tuple[dict[str, str], object]]:
+def throwaway(prefix: str = "readmission-run-") -> Iterator[tuple[dict[str, str], LocalPostgres]]:
     """Start a stack under a temp folder: (its placeholders, its LocalPostgres)."""
     home = Path(tempfile.mkdtemp(prefix=prefix))
     home.chmod(0o755)  # reachable by the unprivileged user PostgreSQL runs as under root

@@ -64,7 +64,9 @@ def step(what: str, argv: list[str], env: dict[str, str]) -> None:
         raise ServiceError(f"{what} failed (exit {done.returncode}):\n{tail}")
 
 
-def start(home: Path, overrides: dict | None = None, names: tuple | None = None) -> tuple:
+def start(
+    home: Path, overrides: dict[str, str] | None = None, names: tuple[str, ...] | None = None
+) -> tuple[dict[str, str], LocalPostgres]:
     """Credentials and PostgreSQL's data made ready, then each service of the table (or of
     ``names``, PostgreSQL among them) that is not running, once the one before it is healthy.
     Returns (the placeholders, the LocalPostgres): tests and `make evaluate` use them."""
