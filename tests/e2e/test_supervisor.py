@@ -93,6 +93,7 @@ def test_a_killed_postgres_comes_back_with_its_data() -> None:
     try:
         pg = start(root, {"POSTGRES_PORT": str(free_port())}, ("postgres",))[1]
         pg.psql("CREATE TABLE kept (n int); INSERT INTO kept VALUES (42)")
+        assert not list(root.rglob(".s.PGSQL.*")), "no UNIX socket: every client uses TCP"
         postmaster = supervisor.info()["postgres"]["pid"]
         children = [int(pid) for pid in os.popen(f"pgrep -P {postmaster}").read().split()]
         assert children, "PostgreSQL's own processes (checkpointer, writers…)"

@@ -47,7 +47,7 @@ def reachable_root(home: Path) -> Path:
 
 
 class LocalPostgres:
-    """One PostgreSQL cluster under ``root`` (data, socket) for ``port``."""
+    """One PostgreSQL cluster under ``root`` (its data, maybe its binaries) for ``port``."""
 
     def __init__(self, root: Path, port: int, password: str | None = None):
         self.root, self.port, self.password = Path(root), port, password
@@ -76,10 +76,9 @@ class LocalPostgres:
 
     def prepare(self) -> "LocalPostgres":
         """Its folder, in reach of the server's user, and its data (initdb the first time)."""
-        (self.root / "run").mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(parents=True, exist_ok=True)
         if user := server_user():
-            for path in (self.root, self.root / "run"):
-                os.chown(path, user.pw_uid, user.pw_gid)
+            os.chown(self.root, user.pw_uid, user.pw_gid)
             if not _runs([str(self.bin / "postgres"), "--version"]):
                 for part in (p for p in PARTS if (_wheel_root() / p).exists()):
                     shutil.copytree(
