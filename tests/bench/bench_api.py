@@ -97,6 +97,8 @@ def locust(user: str, url: str, payloads: Path, users: int, seconds: int, out: P
     )
     with open(f"{out}_stats.csv") as handle:
         row = next(r for r in csv.DictReader(handle) if r["Name"] == "Aggregated")
+    if int(row["Request Count"]) == 0:  # Locust reports no percentiles ("N/A")
+        raise SystemExit(f"{out.name}: no request finished in {seconds}s: give it more time")
     return {
         "rps": float(row["Requests/s"]),
         "p50_ms": float(row["50%"]),
