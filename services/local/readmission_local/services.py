@@ -48,6 +48,11 @@ class Service:
         return shlex.join([Path(self.health[0]).name, *self.health[1:]])
 
     @property
+    def supervisord(self) -> dict:
+        """Its supervisord options: the table's [program], then its own."""
+        return TABLE["program"] | self.program
+
+    @property
     def installed(self) -> bool:
         return shutil.which(self.command[0]) is not None
 
@@ -79,6 +84,11 @@ def values(home: Path, overrides: dict[str, str]) -> dict[str, str]:
     return LocalPostgres(home / "postgres", 0).placeholders() | found | here | {"BUCKET": BUCKET}
 
 
+def common_env(values: dict[str, str]) -> dict[str, str]:
+    """[env.all] filled in: what every pipeline process needs (DESIGN.md names)."""
+    return fill(TABLE["env"]["all"], values)
+
+
 def fill(value, values: dict[str, str]):
     """``value`` (a string, or a list or dict of them) with its placeholders filled in."""
     if isinstance(value, dict):
@@ -98,7 +108,7 @@ def load(values: dict[str, str], names: tuple[str, ...] | None = None) -> list[S
             row = fill(raw, values) | {"name": name, "priority": priority}
             env = fill(TABLE["env"].get(row.get("env"), {}), values)
             if not row.get("unprivileged"):  # which gets its own group only
-                env = ours | fill(TABLE["env"]["all"], values) | env
+                env = ours | common_env(values) | env
             row["env"] = env
             row["ports"] = {port: int(values[port]) for port in row.get("ports", [])}
             row["files"] = {Path(values["home"], k): v for k, v in row.get("files", {}).items()}

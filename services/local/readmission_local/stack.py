@@ -49,7 +49,7 @@ def throwaway(prefix: str = "readmission-run-") -> Iterator[tuple[dict[str, str]
 
 def client_env(found: dict[str, str]) -> dict[str, str]:
     """What a pipeline process needs to use the stack: ours and [env.all] (DESIGN.md names)."""
-    return {**os.environ, **services.fill(services.TABLE["env"]["all"], found)}
+    return {**os.environ, **services.common_env(found)}
 
 
 def main(argv: list[str]) -> int:

@@ -27,7 +27,7 @@ def pipeline(found: dict[str, str]) -> None:
     from readmission import stages
     from readmission.settings import Settings
 
-    settings = Settings(**services.fill(services.TABLE["env"]["all"], found))
+    settings = Settings(**services.common_env(found))
     try:
         done = stages.progress(settings)
     except Exception as exc:  # the schema is not there yet

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from readmission_local import process
 from readmission_local.process import ServiceError
-from readmission_local.services import TABLE, Service
+from readmission_local.services import Service
 
 DAEMON = """[unix_http_server]
 file = {sock}
@@ -80,7 +80,7 @@ class Supervisor:
         launch = {"argv": service.command, "env": service.env, "nice": service.nice}
         command = [sys.executable, "-m", "readmission_local.launch", str(spec)]
         options = {"command": shlex.join(command), "priority": service.priority}
-        options |= TABLE["program"] | service.program | {"stdout_logfile": self.log(service.name)}
+        options |= service.supervisord | {"stdout_logfile": self.log(service.name)}
         program = f"[program:{service.name}]\n" + "".join(
             f"{key} = {_escape(value)}\n" for key, value in options.items()
         )
@@ -120,7 +120,7 @@ class Supervisor:
             state = self.rpc.getProcessInfo(service.name)
             if state["statename"] == "FATAL":
                 why = re.findall(rf"exited: {re.escape(service.name)} \(([^;)]+)", self.events())
-                retries = (TABLE["program"] | service.program)["startretries"]
+                retries = service.supervisord["startretries"]
                 raise ServiceError(
                     f"{service.name} exits as soon as it starts: supervisord gave up after "
                     f"{retries} retries ({why[-1] if why else 'no exit seen'}){process.tail(log)}"
