@@ -34,6 +34,11 @@ DEPLOY_SETS = --set-string mlflow.image.tag=$(IMAGE_TAG) --set-string inference-
 	--set-string streamlit.image.tag=$(IMAGE_TAG) --set-string airflow.defaultAirflowTag=$(IMAGE_TAG) \
 	$(if $(DAGS_REF),--set-string airflow.dags.gitSync.ref=$(DAGS_REF)) \
 	$(if $(DAGS_REPO),--set-string airflow.dags.gitSync.repo=$(DAGS_REPO) --set airflow.dags.gitSync.enabled=true)
+# A folder of packaged upstream charts (<name>-<version>.tgz, as `helm pull` saves them) for a
+# machine that cannot reach their Helm repositories: `make deps` and the chart tests take the
+# airflow and kube-prometheus-stack charts from it. Empty: `make deps` downloads them.
+CHART_CACHE ?=
+export CHART_CACHE
 IMAGES    := $(sort $(notdir $(patsubst %/Dockerfile,%,$(wildcard services/*/Dockerfile))))
 CHART     := charts/mlops-platform
 
@@ -147,10 +152,23 @@ chart-lint: $(HELM) ## helm lint --strict every chart (the umbrella without its 
 	@for c in charts/*/; do [ "$$c" = "$(CHART)/" ] || $(HELM) lint --strict $$c; done
 	PATH="$(TOOLS)/bin:$$PATH" $(RUN)/python -m pytest -q tests/chart -k lint
 
-deps: $(HELM) ## Fetch the pinned upstream charts (needs internet) and package the local subcharts
+deps: $(HELM) ## Put every subchart in the umbrella's charts/: upstream ones downloaded, or from CHART_CACHE=<folder>
+ifeq ($(strip $(CHART_CACHE)),)
 	$(HELM) repo add apache-airflow https://airflow.apache.org --force-update
 	$(HELM) repo add prometheus-community https://prometheus-community.github.io/helm-charts --force-update
 	$(HELM) dependency update $(CHART)
+else
+	@mkdir -p $(CHART)/charts
+	@$(HELM) dependency list $(CHART) | awk 'NR > 1 && NF {print $$1, $$2, $$3}' | \
+	while read -r name version repo; do \
+		case $$repo in \
+			file://*) $(HELM) package $(CHART)/$${repo#file://} -d $(CHART)/charts >/dev/null ;; \
+			*) cp "$(CHART_CACHE)/$$name-$$version.tgz" $(CHART)/charts/ ;; \
+		esac || { echo "error: $(CHART_CACHE)/$$name-$$version.tgz is missing (helm pull it from $$repo where that is reachable)" >&2; exit 1; }; \
+		echo "==> $$name $$version"; \
+	done
+	@$(HELM) dependency list $(CHART)
+endif
 
 images: ## docker build every services/*/Dockerfile as mlops/<name>:$(IMAGE_TAG)
 	@for i in $(IMAGES); do echo "==> mlops/$$i:$(IMAGE_TAG)"; \

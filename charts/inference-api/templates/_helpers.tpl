@@ -33,5 +33,5 @@ app.kubernetes.io/part-of: mlops-platform
 {{- end }}
 
 {{- define "api.configMapName" -}}
-{{- .Values.configMap | default (.Values.global).configMap | default "mlops-config" }}
+{{- .Values.configMap | default (.Values.global).configMap | default "mlops-settings" }}
 {{- end }}
