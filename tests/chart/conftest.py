@@ -1,12 +1,14 @@
 """Render the charts offline with `helm template`, the way the official Airflow chart tests do.
 
-The umbrella's two upstream dependencies (airflow, kube-prometheus-stack) cannot be downloaded
-here. When their packaged charts are absent from charts/mlops-platform/charts/ (``make deps``
-puts them there), the renders strip them from the umbrella and say so in the report header.
+The umbrella's upstream dependencies (airflow, kube-prometheus-stack) are taken packaged from
+charts/mlops-platform/charts/ (``make deps`` puts them there) or from the folder ``CHART_CACHE``
+names (CI: ../shared/charts). Without them the renders strip them from the umbrella, the tests
+that need them skip saying why, and under CI (``CI`` set) those tests fail instead.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -21,7 +23,12 @@ from tests.conftest import REPO
 CHARTS = REPO / "charts"
 UMBRELLA = CHARTS / "mlops-platform"
 LOCAL = ("postgres", "minio", "mlflow", "inference-api", "streamlit")
-UPSTREAM = {"airflow": "1.22.0", "kube-prometheus-stack": "81.6.2"}
+# The remote dependencies of the umbrella, name → pinned version, as Chart.yaml declares them.
+UPSTREAM = {
+    d["name"]: d["version"]
+    for d in yaml.safe_load((UMBRELLA / "Chart.yaml").read_text())["dependencies"]
+    if not d["repository"].startswith("file://")
+}
 # What a user must pass to render the cluster profile (it has no default: see docs/deploy.md).
 CLUSTER_INPUTS = ["--set-string", "airflow.dags.gitSync.repo=https://git.example.com/you/dags.git"]
 
@@ -39,17 +46,42 @@ def helm_binary() -> str:
     return found
 
 
+def upstream_archives() -> list[Path] | None:
+    """The packaged upstream charts, from `make deps`'s folder or else CHART_CACHE; None if
+    either lacks one."""
+    folders = [UMBRELLA / "charts"]
+    if os.environ.get("CHART_CACHE"):
+        folders.append(Path(os.environ["CHART_CACHE"]).expanduser().resolve())
+    for folder in folders:
+        archives = [folder / f"{name}-{version}.tgz" for name, version in UPSTREAM.items()]
+        if all(a.is_file() for a in archives):
+            return archives
+    return None
+
+
 def upstream_present() -> bool:
-    return all((UMBRELLA / "charts" / f"{n}-{v}.tgz").exists() for n, v in UPSTREAM.items())
+    return upstream_archives() is not None
+
+
+ABSENT = (
+    "the upstream charts ({}) are neither in charts/mlops-platform/charts/ nor in CHART_CACHE "
+    "(`make deps`, or `make test CHART_CACHE=<folder of packaged charts>`)"
+).format(", ".join(f"{n}-{v}.tgz" for n, v in UPSTREAM.items()))
+
+
+def require_upstream() -> None:
+    """Skip a test that needs the upstream charts when they are absent (fail under CI)."""
+    if upstream_present():
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must render the full umbrella: {ABSENT}")
+    pytest.skip(ABSENT)
 
 
 def pytest_report_header(config) -> str:
     if upstream_present():
         return "chart tests: upstream charts present; rendering the full umbrella"
-    return (
-        "chart tests: upstream charts (airflow, kube-prometheus-stack) absent; rendering the "
-        "umbrella without them (`make deps` fetches them)"
-    )
+    return f"chart tests: rendering the umbrella without its upstream charts: {ABSENT}"
 
 
 @pytest.fixture(scope="session")
@@ -70,6 +102,8 @@ def umbrella(helm: str) -> Iterator[Path]:
             check=True,
             capture_output=True,
         )
+    for archive in upstream_archives() or []:
+        shutil.copy2(archive, chart / "charts")
     meta = yaml.safe_load((chart / "Chart.yaml").read_text())
     if not upstream_present():
         meta["dependencies"] = [d for d in meta["dependencies"] if d["name"] not in UPSTREAM]
@@ -83,7 +117,13 @@ class RenderError(RuntimeError):
     """helm template failed; the message is helm's stderr."""
 
 
-def render(
+def render(*args, **kwargs) -> list[dict]:
+    """``helm template`` → the rendered objects (raises RenderError with helm's stderr); the
+    arguments of :func:`render_manifest`."""
+    return [doc for _, doc in with_sources(render_manifest(*args, **kwargs))]
+
+
+def render_manifest(
     helm: str,
     chart: Path,
     values: dict | None = None,
@@ -93,8 +133,8 @@ def render(
     extra_args: list[str] | None = None,
     release: str = "mlops",
     cluster_inputs: bool = True,
-) -> list[dict]:
-    """``helm template`` → the rendered objects (raises RenderError with helm's stderr)."""
+) -> str:
+    """``helm template`` → its output (raises RenderError with helm's stderr)."""
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
         yaml.safe_dump(values or {}, handle)
     # Later files and flags win: the profile, then the test's values, then the flags.
@@ -109,7 +149,35 @@ def render(
     Path(handle.name).unlink()
     if done.returncode != 0:
         raise RenderError(done.stderr)
-    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+    return done.stdout
+
+
+OWN_CHARTS = ("mlops-platform", *LOCAL)
+
+
+def own(docs: list[dict]) -> list[dict]:
+    """The objects this repository's charts render (not the upstream charts')."""
+    return [
+        d
+        for d in docs
+        if (d["metadata"].get("labels") or {}).get("helm.sh/chart", "").rsplit("-", 1)[0]
+        in OWN_CHARTS
+    ]
+
+
+def with_sources(manifest: str) -> list[tuple[str, dict]]:
+    """(template path helm names in its ``# Source:`` line, object) of each rendered object."""
+    out = []
+    for chunk in manifest.split("\n---"):
+        doc = yaml.safe_load(chunk)
+        if doc:
+            source = next(
+                (line.split(":", 1)[1].strip() for line in chunk.splitlines()
+                 if line.startswith("# Source:")),
+                "",
+            )  # fmt: skip
+            out.append((source, doc))
+    return out
 
 
 @pytest.fixture(scope="session")
@@ -122,3 +190,30 @@ def render_chart(helm: str, umbrella: Path):
         return render(helm, umbrella, values, profile, show_only)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def values_chart(umbrella: Path) -> Iterator[Path]:
+    root = Path(tempfile.mkdtemp(prefix="readmission-values-"))
+    chart = root / "mlops-platform"
+    shutil.copytree(umbrella, chart)
+    (chart / "templates" / "values-dump.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: values-dump\n"
+        "data:\n  values: {{ toYaml .Values | quote }}\n"
+    )
+    yield chart
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def merged(helm, values_chart):
+    """``merged(profile, overrides)``: helm's own merge of the umbrella's values (the
+    subcharts' defaults included where they are present), as the templates see them."""
+
+    def values(profile: str, overrides: dict | None = None) -> dict:
+        docs = render(
+            helm, values_chart, overrides, profile, show_only=["templates/values-dump.yaml"]
+        )
+        return yaml.safe_load(docs[0]["data"]["values"])
+
+    return values

@@ -146,10 +146,11 @@ class TestGitSync:
             assert "GIT_SYNC_USERNAME" not in text and "GIT_SYNC_PASSWORD" not in text, path
             assert "GITSYNC_USERNAME" in text and "GITSYNC_PASSWORD" in text, path
 
-    def test_should_follow_a_ref_not_the_v3_branch_key(self) -> None:
+    def test_should_follow_a_ref_with_the_v3_keys_emptied(self) -> None:
         values = yaml.safe_load((REPO / "charts/mlops-platform/values.yaml").read_text())
         git_sync = values["airflow"]["dags"]["gitSync"]
-        assert git_sync["ref"] == "main" and "branch" not in git_sync
+        assert git_sync["ref"] == "main"
+        assert git_sync["branch"] == git_sync["rev"] == ""  # see test_full_umbrella.TestGitSync
 
 
 class TestDocs:

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from tests.chart.conftest import RenderError, upstream_present
+from tests.chart.conftest import RenderError, own, upstream_present
 
 
 def kinds_and_names(docs: list[dict]) -> set[tuple[str, str]]:
@@ -23,7 +23,7 @@ def env_of(doc: dict) -> dict[str, dict]:
 
 
 OWN_DEFAULT = {
-    ("ConfigMap", "mlops-config"),
+    ("ConfigMap", "mlops-settings"),
     ("ConfigMap", "mlops-dashboard-inference-api"),
     ("ConfigMap", "mlops-dashboard-drift"),
     ("ConfigMap", "mlops-dashboard-pipeline"),
@@ -65,8 +65,12 @@ class TestDefaultRender:
         assert ("Deployment", "mlops-inference-api") in kinds_and_names(docs)
 
     def test_should_put_every_object_in_the_release_namespace(self, render_chart) -> None:
-        assert {d["metadata"].get("namespace") for d in render_chart(profile="cluster")} == {
-            "mlops"
+        docs = render_chart(profile="cluster")
+        assert {d["metadata"].get("namespace") for d in own(docs)} == {"mlops"}
+        # kube-prometheus-stack's only exception: the Services it scrapes the control plane by
+        elsewhere = [d for d in docs if d["metadata"].get("namespace") not in ("mlops", None)]
+        assert {(d["kind"], d["metadata"]["namespace"]) for d in elsewhere} <= {
+            ("Service", "kube-system")
         }
 
 
@@ -76,7 +80,7 @@ class TestProfiles:
         services = {d["metadata"]["name"]: d for d in by_kind(docs, "Service")}
         assert services["mlops-inference-api"]["spec"]["type"] == "NodePort"
         assert services["mlops-streamlit"]["spec"]["ports"][0]["nodePort"] == 30501
-        config = next(d for d in docs if d["metadata"]["name"] == "mlops-config")["data"]
+        config = next(d for d in docs if d["metadata"]["name"] == "mlops-settings")["data"]
         assert config["INGEST_SCHEDULE"] == "*/3 * * * *"
         assert not by_kind(docs, "NetworkPolicy")
 
@@ -84,7 +88,7 @@ class TestProfiles:
         from readmission.settings import Settings
         from readmission_api.settings import Settings as ApiSettings
 
-        config = next(d for d in render_chart() if d["metadata"]["name"] == "mlops-config")
+        config = next(d for d in render_chart() if d["metadata"]["name"] == "mlops-settings")
         known = {**Settings.model_fields, **ApiSettings.model_fields}
         # read by MLflow, the UI, and the DAG files (readmission.dag_config)
         extra = {
@@ -114,7 +118,7 @@ class TestProfiles:
         assert (
             len(by_kind(docs, "NetworkPolicy")) == 11
         )  # 7 between the parts + 4 for the bundled monitoring
-        assert not by_kind(docs, "Secret")  # existing Secrets only
+        assert not by_kind(own(docs), "Secret")  # existing Secrets only
 
     def test_cluster_profile_refuses_generated_credentials(self, render_chart) -> None:
         with pytest.raises(RenderError, match="generated development credentials are refused"):
@@ -237,9 +241,10 @@ class TestSecrets:
 class TestWorkloads:
     @staticmethod
     def workloads(docs: list[dict]) -> list[tuple[dict, dict]]:
-        """(object, pod spec) of every Deployment, StatefulSet, Job and Pod."""
+        """(object, pod spec) of every Deployment, StatefulSet, Job and Pod of ours (the
+        upstream charts' are sized in tests/chart/test_full_umbrella.py)."""
         out = []
-        for d in docs:
+        for d in own(docs):
             if d["kind"] in ("Deployment", "StatefulSet", "Job"):
                 out.append((d, d["spec"]["template"]["spec"]))
             elif d["kind"] == "Pod":

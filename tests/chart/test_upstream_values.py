@@ -7,11 +7,6 @@ template dumps helm's own merge of the umbrella's values and the profile. With t
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 import yaml
 
@@ -32,30 +27,6 @@ KPS_CONTAINERS = (  # every container kube-prometheus-stack runs, by its values 
     "prometheus-node-exporter",
     "prometheus.prometheusSpec",
 )
-
-
-@pytest.fixture(scope="module")
-def values_chart(umbrella: Path) -> Iterator[Path]:
-    root = Path(tempfile.mkdtemp(prefix="readmission-values-"))
-    chart = root / "mlops-platform"
-    shutil.copytree(umbrella, chart)
-    (chart / "templates" / "values-dump.yaml").write_text(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: values-dump\n"
-        "data:\n  values: {{ toYaml .Values | quote }}\n"
-    )
-    yield chart
-    shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def merged(helm, values_chart):
-    def values(profile: str, overrides: dict | None = None) -> dict:
-        docs = render(
-            helm, values_chart, overrides, profile, show_only=["templates/values-dump.yaml"]
-        )
-        return yaml.safe_load(docs[0]["data"]["values"])
-
-    return values
 
 
 def dig(tree: dict, dotted: str) -> dict:
