@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,6 @@ from sklearn.calibration import CalibratedClassifierCV, calibration_curve
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss
-from sklearn.pipeline import Pipeline
 
 from readmission import model
 
@@ -34,8 +34,8 @@ class Choice:
 
 
 def cross_calibrated(
-    fitted: Pipeline,
-    X: pd.DataFrame,
+    fitted: Any,
+    X: pd.DataFrame | np.ndarray,
     y: np.ndarray,
     patients: np.ndarray,
     method: str,
@@ -53,9 +53,15 @@ def cross_calibrated(
 
 
 def choose(
-    fitted: Pipeline, X_val: pd.DataFrame, y_val: np.ndarray, patients: np.ndarray, seed: int
+    fitted: Any,
+    X_val: pd.DataFrame | np.ndarray,
+    y_val: np.ndarray,
+    patients: np.ndarray,
+    seed: int,
 ) -> Choice:
-    """The method whose cross-fitted val Brier score is lowest."""
+    """The method whose cross-fitted val Brier score is lowest. ``fitted`` is a fitted
+    classifier: a whole pipeline on the val rows, or its last step on the rows it encoded (the
+    same scores, without preprocessing val again for every fold and method)."""
     y_val = np.asarray(y_val)
     proba = {
         m: cross_calibrated(fitted, X_val, y_val, patients, m, seed)

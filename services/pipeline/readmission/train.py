@@ -57,13 +57,21 @@ class Dataset:
 
     frame: pd.DataFrame
     lineage: Lineage
+    # split → (model frame, labels): built once, read by every trial, report and check.
+    _parts: dict[str, tuple[pd.DataFrame, np.ndarray]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def rows(self, split: str) -> pd.DataFrame:
         return self.frame[self.frame["split"] == split]
 
     def part(self, split: str) -> tuple[pd.DataFrame, np.ndarray]:
-        rows = self.rows(split)
-        return model.to_model_frame(rows), rows[contract.LABEL].to_numpy()
+        """The model's columns and the labels of one split (the same objects on every call:
+        don't modify them)."""
+        if split not in self._parts:
+            rows = self.rows(split)
+            self._parts[split] = model.to_model_frame(rows), rows[contract.LABEL].to_numpy()
+        return self._parts[split]
 
     def patients(self, split: str) -> np.ndarray:
         return self.rows(split)["patient_nbr"].to_numpy()
@@ -120,21 +128,42 @@ def _select(trials: list[dict[str, Any]]) -> dict[str, Any]:
     return max(calibrated or trials, key=lambda t: t["val_roc_auc"])
 
 
+@dataclass(frozen=True)
+class Encoded:
+    """One feature set's preprocessing, fitted on train, and train and val through it: every
+    configuration of a family shares it (the fit depends on the rows and folds, not on them)."""
+
+    features: str
+    preprocess: Any
+    train: np.ndarray
+    val: np.ndarray
+
+    @classmethod
+    def fit(cls, family: str, features: str, data: Dataset, seed: int) -> Encoded:
+        pipeline = model.build(family, {}, data.patients("train"), seed, features=features)
+        preprocess = pipeline.named_steps["preprocess"]
+        (X_train, y_train), (X_val, _) = data.part("train"), data.part("val")
+        return cls(features, preprocess, preprocess.fit_transform(X_train, y_train),
+                   preprocess.transform(X_val))  # fmt: skip
+
+
 def _trial(
-    i: int, family: str, config: tuple[str, dict[str, Any]], data: Dataset, seed: int
+    i: int, family: str, params: dict[str, Any], encoded: Encoded, data: Dataset, seed: int
 ) -> tuple[dict[str, Any], Pipeline]:
-    """Fit one (feature set, configuration) on train and score it on val."""
-    features, params = config
-    X_train, y_train = data.part("train")
-    X_val, y_val = data.part("val")
+    """Fit one configuration on train (through the shared preprocessing) and score it on val.
+    The pipeline returned is the one ``model.build`` makes, with that preprocessing in it."""
+    _, y_train = data.part("train")
+    _, y_val = data.part("val")
     started = time.perf_counter()
-    pipeline = model.build(family, params, data.patients("train"), seed, features=features)
-    pipeline.fit(X_train, y_train)
-    scores = classification_metrics(y_val, model.positive_proba(pipeline, X_val), 0.5)
-    log.info("%s trial %d (%s): val ROC-AUC %.4f", family, i, features, scores["roc_auc"])
+    pipeline = model.build(family, params, data.patients("train"), seed, features=encoded.features)
+    pipeline.steps[0] = ("preprocess", encoded.preprocess)
+    pipeline.named_steps["classifier"].fit(encoded.train, y_train)
+    proba = pipeline.named_steps["classifier"].predict_proba(encoded.val)[:, 1]
+    scores = classification_metrics(y_val, proba, 0.5)
+    log.info("%s trial %d (%s): val ROC-AUC %.4f", family, i, encoded.features, scores["roc_auc"])
     trial = {
         "trial": i,
-        "feature_set": features,
+        "feature_set": encoded.features,
         **params,
         "fit_seconds": time.perf_counter() - started,
         **{f"val_{k}": scores[k] for k in ("roc_auc", "pr_auc", "brier", "brier_baseline")},
@@ -144,18 +173,24 @@ def _trial(
 
 def _trials(
     family: str, space: list[dict[str, Any]], data: Dataset, seed: int, feature_sets: tuple
-) -> tuple[list[dict[str, Any]], list[tuple[str, dict[str, Any]]], list[Pipeline]]:
-    """The first configuration with every feature set, the others with the set that won on val."""
+) -> tuple[list[dict[str, Any]], list[tuple[str, dict[str, Any]]], list[Pipeline], dict]:
+    """The first configuration with every feature set, the others with the set that won on val.
+    Also returns each feature set's :class:`Encoded` data."""
+    encoded = {features: Encoded.fit(family, features, data, seed) for features in feature_sets}
     configs = [(features, space[0]) for features in feature_sets]
-    results = [_trial(i, family, config, data, seed) for i, config in enumerate(configs)]
+    results = [
+        _trial(i, family, params, encoded[features], data, seed)
+        for i, (features, params) in enumerate(configs)
+    ]
     for trial, _ in results:
         trial["feature_comparison"] = True  # the same configuration, each feature set
     winner = _select([trial for trial, _ in results])["feature_set"]
     configs += [(winner, params) for params in space[1:]]
     results += [
-        _trial(i, family, configs[i], data, seed) for i in range(len(feature_sets), len(configs))
+        _trial(i, family, configs[i][1], encoded[winner], data, seed)
+        for i in range(len(feature_sets), len(configs))
     ]
-    return [trial for trial, _ in results], configs, [pipeline for _, pipeline in results]
+    return [trial for trial, _ in results], configs, [p for _, p in results], encoded
 
 
 def tune(
@@ -169,11 +204,14 @@ def tune(
     train + val. The test split is only ever used to judge: every choice is made on val.
     """
     started = time.perf_counter()
-    trials, configs, fitted = _trials(family, space, data, seed, feature_sets)
+    trials, configs, fitted, encoded = _trials(family, space, data, seed, feature_sets)
     best = _select(trials)
     features, params = configs[best["trial"]]
     X_val, y_val = data.part("val")
-    choice = calibration.choose(fitted[best["trial"]], X_val, y_val, data.patients("val"), seed)
+    classifier = fitted[best["trial"]].named_steps["classifier"]  # on the encoded val rows
+    choice = calibration.choose(
+        classifier, encoded[features].val, y_val, data.patients("val"), seed
+    )
     threshold = choose_threshold(y_val, choice.val_proba)
     X_train, y_train = data.part("train")
     X_fit, y_fit = pd.concat([X_train, X_val]), np.concatenate([y_train, y_val])
