@@ -8,6 +8,9 @@ champion (`drift/reference.json`) — the rule the API applies online. Each chec
 `serving.drift_reports` and an MLflow run (experiment `<MLFLOW_EXPERIMENT>-monitoring`, with an
 HTML report).
 
+First it deletes the inference log's rows older than `INFERENCE_LOG_RETENTION_DAYS` (default 90:
+they hold patients' features) and says how many.
+
 When a PSI passes `DRIFT_RETRAIN_PSI` over `DRIFT_MIN_ROWS` rows or more, `request_retrain`
 records the request (`serving.retrain_requests`) and publishes `diabetes_drift`, which
 `diabetes_train` listens to; otherwise it is SKIPPED with the reason. Training then decides by
@@ -34,7 +37,7 @@ def diabetes_monitor():
 
         result = stages.monitor(Settings())
         if not result["retrain"]:
-            raise AirflowSkipException(result["reason"])
+            raise AirflowSkipException(f"{result['reason']}; {result['retention']}")
         outlet_events[DRIFT].extra = {"reason": result["reason"]}
         return result
 

@@ -104,6 +104,7 @@ class TestProfiles:
         for key in (
             "PROMOTION_MARGIN", "MIN_ROC_AUC", "PROMOTION_CONFIDENCE", "BOOTSTRAP_SAMPLES",
             "DRIFT_RETRAIN_PSI", "DRIFT_MIN_ROWS", "DRIFT_WINDOW_HOURS",
+            "INFERENCE_LOG_RETENTION_DAYS",
         ):  # fmt: skip
             assert float(config["data"][key]) == float(getattr(defaults, key)), key
 

@@ -69,3 +69,22 @@ def test_a_test_split_log_is_stable_and_too_few_rows_cannot_judge(champion, serv
     print("\n", stable["reason"])
     assert stable["retrain"] is False and max(stable["psi"].values()) < drift.STABLE
     assert sql(settings.DATA_DB_URL, "SELECT count(*) FROM serving.retrain_requests") == 0
+
+
+def test_the_monitor_deletes_logged_predictions_past_their_retention(champion, served, database):
+    version, pipeline, test = served
+    settings = champion.settings.model_copy(
+        update={"DATA_DB_URL": database(), "INFERENCE_LOG_RETENTION_DAYS": 30}
+    )
+    log_predictions(settings.DATA_DB_URL, version, pipeline, test.sample(50, random_state=4))
+    sql(
+        settings.DATA_DB_URL,
+        "UPDATE serving.predictions SET created_at = now() - interval '31 days' WHERE id <= 20",
+        "UPDATE serving.predictions SET created_at = now() - interval '29 days' "
+        "WHERE id BETWEEN 21 AND 30",
+    )
+    result = stages.monitor(settings)
+    assert result["purged"] == 20 and result["retention"].startswith("20 logged predictions")
+    assert sql(settings.DATA_DB_URL, "SELECT count(*) FROM serving.predictions") == 30
+    assert sql(settings.DATA_DB_URL, "SELECT min(id) FROM serving.predictions") == 21
+    assert stages.monitor(settings)["purged"] == 0  # nothing older is left

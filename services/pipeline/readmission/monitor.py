@@ -107,6 +107,18 @@ def check(engine: Engine, settings: Settings, now: datetime | None = None) -> Ch
     return result
 
 
+def purge(engine: Engine, settings: Settings, now: datetime | None = None) -> int:
+    """Delete the inference log's rows older than ``INFERENCE_LOG_RETENTION_DAYS``: they hold
+    patients' features, kept only as long as drift checks and audits need them. How many."""
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=settings.INFERENCE_LOG_RETENTION_DAYS)
+    db.create_schema(engine, tables=[db.predictions])
+    with engine.begin() as conn:
+        old = db.predictions.c.created_at < cutoff
+        deleted = conn.execute(sa.delete(db.predictions).where(old)).rowcount
+    log.info("inference log: %d rows logged before %s deleted", deleted, f"{cutoff:%Y-%m-%d}")
+    return deleted
+
+
 def _record(engine: Engine, result: Check, now: datetime) -> None:
     db.create_schema(engine, tables=[db.drift_reports, db.retrain_requests])
     rows = [

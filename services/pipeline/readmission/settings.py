@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     DRIFT_WINDOW_HOURS: float = Field(
         24.0, gt=0, description="diabetes_monitor reads the inference log of this many hours"
     )
+    INFERENCE_LOG_RETENTION_DAYS: float = Field(
+        90.0,
+        gt=0,
+        description="diabetes_monitor deletes the inference log's rows (patients' features) "
+        "older than this many days",
+    )
 
     @field_validator("FEATURE_SETS")
     @classmethod

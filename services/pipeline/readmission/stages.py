@@ -219,10 +219,12 @@ def promote(settings: Settings, trained: dict[str, Any]) -> dict[str, Any]:
 
 
 def monitor(settings: Settings) -> dict[str, Any]:
-    """Compare the inference log with the champion's training split; maybe ask for a retrain."""
+    """Delete the inference log's rows past their retention; compare the rest with the
+    champion's training split; maybe ask for a retrain."""
     from readmission import monitor as _monitor
 
     with data_engine(settings) as engine:
+        purged = _monitor.purge(engine, settings)
         check = _monitor.check(engine, settings)
     return {
         "model_version": check.version,
@@ -230,4 +232,7 @@ def monitor(settings: Settings) -> dict[str, Any]:
         "retrain": check.retrain,
         "reason": check.reason,
         "psi": {f: round(v, 4) for f, v in check.psi.items()},
+        "purged": purged,
+        "retention": f"{purged} logged predictions older than "
+        f"{settings.INFERENCE_LOG_RETENTION_DAYS:g} days deleted",
     }
