@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
-from readmission import clean, contract
+from readmission import clean, contract, vocabulary
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -72,3 +72,13 @@ def test_every_diagnosis_code_of_the_data_set_is_in_the_vocabulary() -> None:
     assert DIAGNOSES == ["diag_1", "diag_2", "diag_3"]
     assert unknown == []
     assert grouped == len(codes)
+
+
+def test_the_search_ranking_counts_are_the_data_sets() -> None:
+    frame = pd.read_csv(DATA / "diabetic_data.csv.gz", dtype=str, keep_default_na=False)
+    diagnoses = frame[["diag_1", "diag_2", "diag_3"]].to_numpy().ravel()
+    assert vocabulary.counts() == vocabulary.count_codes(diagnoses), (
+        "readmission/icd9_counts.json is stale: "
+        "python -c 'from readmission import vocabulary; vocabulary.write_counts()'"
+    )
+    assert vocabulary.counts()["428"] > 10_000  # the commonest primary diagnosis

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from readmission import vocabulary
 
@@ -45,7 +47,26 @@ def test_a_category_takes_its_childrens_groups() -> None:
 def test_search_finds_by_words_and_by_code_prefix() -> None:
     found = vocabulary.search("heart failure", limit=50)
     codes = [e.code for e in found]
-    assert codes.index("428") == codes.index("428.0") - 1  # the data set's form comes first
-    assert all("heart failure" in e.description.lower() for e in found)
+    assert codes.index("428") < codes.index("428.0")  # the data set's form comes first
+    assert all(
+        {"heart", "failure"} <= set(re.findall(r"[a-z]+", e.description.lower())) for e in found
+    )
     assert all(e.code.startswith("250.8") for e in vocabulary.search("250.8"))
     assert len(vocabulary.search("a", limit=7)) == 7 and vocabulary.search("  ") == []
+
+
+def test_search_ranks_a_clinicians_words_by_match_and_by_use() -> None:
+    heart = [e.code for e in vocabulary.search("heart failure")]
+    assert "428" in heart[:5]  # congestive heart failure, among the commonest primary diagnoses
+    assert "402" not in heart[:5]  # "hypertensive heart disease *without* heart failure"
+    assert vocabulary.search("diabetes")[0].code == "250"
+    used = vocabulary.counts()
+    hits = [e.code for e in vocabulary.search("diabetes", limit=30)]
+    assert hits.index("250") < hits.index("250.01") and used["250"] > used["250.01"]
+
+
+def test_a_code_prefix_still_lists_codes_by_number() -> None:
+    codes = [e.code for e in vocabulary.search("428", limit=12)]
+    assert codes[0] == "428" and codes == sorted(codes, key=vocabulary.compact)
+    v_codes = [e.code for e in vocabulary.search("V57")]
+    assert v_codes == sorted(v_codes) and all(c.startswith("V57") for c in v_codes)

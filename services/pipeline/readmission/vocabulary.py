@@ -15,12 +15,19 @@ the data set codes complications in the longer codes, so ``250`` is read as ``25
 from __future__ import annotations
 
 import bisect
+import collections
 import csv
+import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
+from pathlib import Path
 
+# How often the shipped data set records each code (diag_1..3), for ranking search hits: made
+# by ``write_counts()`` from data/diabetic_data.csv.gz; a data test keeps it equal to the data.
+COUNTS = Path(__file__).with_name("icd9_counts.json")
+CODE_PREFIX = re.compile(r"^(?:\d[\d.]*|[VE]\d[\d.]*|[VE])$")
 FORM = re.compile(r"^(?:\d{1,3}(?:\.\d{1,2})?|V\d{2}(?:\.\d{1,2})?|E\d{3}(?:\.\d)?)$")
 EXAMPLES = "e.g. 428, 250.83, V57, E888"
 
@@ -164,24 +171,65 @@ def category(code: str) -> str:
     return code[:4] if code.startswith("E") else code[:3]
 
 
-def search(query: str, limit: int = 20) -> list[Entry]:
-    """Codes whose code starts with, or whose description contains, ``query``.
+def count_codes(diagnoses) -> dict[str, int]:
+    """Occurrences of each code (data-set form, leading zeros restored) in an iterable of the
+    diagnosis columns' values; missing ones ("?", None) are not codes."""
+    counts = collections.Counter(
+        dotted(compact(code)) for code in diagnoses if code and code != "?" and is_icd9(code)
+    )
+    return dict(sorted(counts.items()))
 
-    The data set mostly holds categories (``428``), which take their first child's description:
-    a match that is its category's first child brings the category first (``428``, ``428.0``).
-    """
-    text = query.strip().lower()
-    if not text:
-        return []
-    prefix = compact(query)
-    keys: dict[str, None] = {}
+
+def write_counts(source: str | Path | None = None) -> Path:
+    """Regenerate ``COUNTS`` from the data set (default: the repository's data/)."""
+    import pandas as pd
+
+    source = source or Path(__file__).resolve().parents[3] / "data" / "diabetic_data.csv.gz"
+    columns = ["diag_1", "diag_2", "diag_3"]
+    frame = pd.read_csv(source, dtype=str, usecols=columns, keep_default_na=False)
+    COUNTS.write_text(json.dumps(count_codes(frame.to_numpy().ravel()), indent=0) + "\n")
+    return COUNTS
+
+
+@lru_cache
+def counts() -> dict[str, int]:
+    """How often the data set records each code (``COUNTS``)."""
+    return json.loads(COUNTS.read_text())
+
+
+def _hits(query: str) -> dict[str, bool]:
+    """Compact keys whose code starts with ``query`` or whose description holds its words;
+    True where the description holds them as one phrase. A category whose first child
+    matches comes before it (the data set records ``428``, the tables ``4280``)."""
+    text, prefix = query.strip().lower(), compact(query)
+    words = re.findall(r"[a-z0-9]+", text)
+    hits: dict[str, bool] = {}
     for code, description in _descriptions().items():
-        if code.startswith(prefix) or text in description.lower():
-            head = category(code)
-            if _children(head)[:1] == [code]:
-                keys[head] = None
-            keys[code] = None
-            if len(keys) >= limit:
-                break
-    entries = (lookup(dotted(key)) for key in keys)
+        lower = description.lower()
+        phrase = text in lower and f"without {text}" not in lower  # "... without heart failure"
+        if not (code.startswith(prefix) or phrase or all(w in lower for w in words)):
+            continue
+        head = category(code)
+        if _children(head)[:1] == [code]:
+            hits[head] = hits.get(head, False) or phrase
+        hits[code] = hits.get(code, False) or phrase
+    return hits
+
+
+def search(query: str, limit: int = 20) -> list[Entry]:
+    """Codes for a clinician's words or a code's beginning.
+
+    Words: the codes whose description holds them as a phrase first, then those holding them
+    all; within each, the codes the data set uses most first (``heart failure`` → 428). A code
+    prefix (``250.8``, ``V5``): the codes under it, by number.
+    """
+    if not query.strip():
+        return []
+    hits = _hits(query)
+    if CODE_PREFIX.match(query.strip().upper()):
+        keys = sorted(hits, key=lambda k: (compact(query) not in k[: len(compact(query))], k))
+    else:
+        used = counts()
+        keys = sorted(hits, key=lambda k: (not hits[k], -used.get(dotted(k), 0), k))
+    entries = (lookup(dotted(key)) for key in keys[: limit * 2])
     return [entry for entry in entries if entry is not None][:limit]
