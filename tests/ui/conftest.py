@@ -13,8 +13,10 @@ APP = REPO / "services" / "streamlit" / "readmission_ui" / "app.py"
 def drift_checked(api, api_env, registered) -> list[dict]:  # noqa: F811
     """Two diabetes_monitor checks of the shared API's inference log (traffic sent first), the
     second with a threshold low enough to record a retrain request: a Monitoring tab with data."""
-    with api.client() as client:
-        client.post("/predict/batch", json={"patients": patients(300, seed=21)}).raise_for_status()
+    with api.client() as client:  # 600 rows: past the API's DRIFT_MIN_ROWS (500), in any order
+        for seed in (21, 22):
+            body = {"patients": patients(300, seed=seed)}
+            client.post("/predict/batch", json=body).raise_for_status()
     settings = make_settings(
         DATA_DB_URL=api_env["DATA_DB_URL"],
         MLFLOW_TRACKING_URI=api_env["MLFLOW_TRACKING_URI"],

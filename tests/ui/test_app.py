@@ -13,6 +13,7 @@ from readmission_local.process import free_port
 from readmission_ui import form
 from streamlit.testing.v1 import AppTest
 
+from tests.api.conftest import patients
 from tests.ui.conftest import APP
 
 SUBMIT = form.SUBMIT
@@ -169,12 +170,25 @@ def test_monitoring_page_shows_drift_now_the_checks_and_the_last_retrain(
     tab = at.tabs[MONITORING_TAB]
     online, latest = tab.dataframe[0].value, tab.dataframe[1].value
     assert {"age", "probability"} <= set(online["feature"]) and online["PSI"].ge(0).all()
-    assert set(online["reading"]) <= {"stable", "worth a look", "shifted"}
+    assert set(online["reading"]) <= {"stable", "worth a look", "shifted"}  # >= 600 rows
     assert set(latest["feature"]) == set(drift_checked[-1]["psi"])
     assert list(latest["PSI"]) == sorted(latest["PSI"], reverse=True)
     assert len(tab.get("vega_lite_chart")) == 1  # the trend of the checks
     shown = " ".join(i.value for i in tab.info)
     assert drift_checked[-1]["reason"] in shown and "waiting for the next training run" in shown
+
+
+def test_a_window_below_the_minimum_rows_has_no_reading(start_api, api_env, monkeypatch) -> None:
+    with start_api(api_env) as server:  # a new server: an empty window
+        with server.client() as client:
+            client.post("/predict/batch", json={"patients": patients(20)}).raise_for_status()
+            assert client.get("/monitoring").json()["thresholds"]["min_rows"] == 500
+        monkeypatch.setenv("API_URL", server.url)
+        at = AppTest.from_file(str(APP), default_timeout=90).run()
+    assert not at.exception, at.exception
+    tab = at.tabs[MONITORING_TAB]
+    assert set(tab.dataframe[0].value["reading"]) == {"too few rows"}
+    assert any("20 patients scored: too few rows to judge" in c.value for c in tab.caption)
 
 
 def test_api_unreachable_shows_a_message_and_a_retry_button(monkeypatch) -> None:

@@ -17,10 +17,17 @@ def _reading(psi: float, thresholds: dict[str, float]) -> str:
     return "worth a look" if psi > thresholds["stable"] else "stable"
 
 
-def psi_table(psi: dict[str, float], thresholds: dict[str, float]) -> pd.DataFrame:
-    """Features, largest PSI first, with the field's reading of each."""
+TOO_FEW = "too few rows"
+
+
+def psi_table(
+    psi: dict[str, float], thresholds: dict[str, float], rows: int | None = None
+) -> pd.DataFrame:
+    """Features, largest PSI first, with the field's reading of each: none from fewer than
+    ``thresholds["min_rows"]`` rows (the rule the API's metrics and diabetes_monitor apply)."""
     frame = pd.DataFrame({"feature": list(psi), "PSI": [round(v, 4) for v in psi.values()]})
-    frame["reading"] = frame["PSI"].map(lambda v: _reading(v, thresholds))
+    judged = rows is None or rows >= thresholds.get("min_rows", 0)
+    frame["reading"] = frame["PSI"].map(lambda v: _reading(v, thresholds) if judged else TOO_FEW)
     return frame.sort_values("PSI", ascending=False, ignore_index=True)
 
 
@@ -44,8 +51,12 @@ def _online(online: dict[str, Any] | None, thresholds: dict[str, float]) -> None
     if online is None:
         st.caption("The served version was logged without a drift reference.")
         return
-    st.caption(f"version {online['model_version']}, last {online['rows']} patients scored")
-    st.dataframe(psi_table(online["psi"], thresholds), hide_index=True)
+    rows, needed = online["rows"], thresholds.get("min_rows", 0)
+    st.caption(
+        f"version {online['model_version']}, last {rows} patients scored"
+        + (f": too few rows to judge (a reading needs {needed})" if rows < needed else "")
+    )
+    st.dataframe(psi_table(online["psi"], thresholds, rows), hide_index=True)
 
 
 def _recorded(checks: list[dict[str, Any]], thresholds: dict[str, float]) -> None:
