@@ -201,8 +201,12 @@ def test_make_up_survives_killed_services_and_make_down_leaves_nothing(stack_env
         answer = httpx.post(f"{api}/predict", json=contract.default_patient(), timeout=30)
         return answer.json() if answer.status_code == 200 else None
 
-    predicted = wait_for(prediction, 120, "a prediction from the API", interval=2)
-    print(f"make up: {up_seconds:.0f}s; first prediction after {time.monotonic() - started:.0f}s")
+    predicted = wait_for(prediction, 120, "a prediction from the API", interval=1)
+    served = time.monotonic() - started
+    print(
+        f"make up: {up_seconds:.0f}s; first champion served {served - up_seconds:.0f}s after "
+        f"make up returned ({served:.0f}s after it started)"
+    )
     assert predicted["model"]["name"] == "diabetes-readmission"
     assert 0 < predicted["probability"] < 1
 
