@@ -60,6 +60,7 @@ def test_search_ranks_a_clinicians_words_by_match_and_by_use() -> None:
     assert "428" in heart[:5]  # congestive heart failure, among the commonest primary diagnoses
     assert "402" not in heart[:5]  # "hypertensive heart disease *without* heart failure"
     assert vocabulary.search("diabetes")[0].code == "250"
+    assert "428" in [e.code for e in vocabulary.search("failure heart")]  # no phrase: the words
     used = vocabulary.counts()
     hits = [e.code for e in vocabulary.search("diabetes", limit=30)]
     assert hits.index("250") < hits.index("250.01") and used["250"] > used["250.01"]

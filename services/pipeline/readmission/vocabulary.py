@@ -219,17 +219,17 @@ def _hits(query: str) -> dict[str, bool]:
 def search(query: str, limit: int = 20) -> list[Entry]:
     """Codes for a clinician's words or a code's beginning.
 
-    Words: the codes whose description holds them as a phrase first, then those holding them
-    all; within each, the codes the data set uses most first (``heart failure`` → 428). A code
-    prefix (``250.8``, ``V5``): the codes under it, by number.
+    Words: the codes whose description holds them as a phrase (or, when none does, all of
+    them in any order), the codes the data set uses most first (``heart failure`` → 428). A
+    code prefix (``250.8``, ``V5``): the codes under it, by number.
     """
     if not query.strip():
         return []
     hits = _hits(query)
     if CODE_PREFIX.match(query.strip().upper()):
         keys = sorted(hits, key=lambda k: (compact(query) not in k[: len(compact(query))], k))
-    else:
-        used = counts()
-        keys = sorted(hits, key=lambda k: (not hits[k], -used.get(dotted(k), 0), k))
+    else:  # the words as a phrase; only when nothing holds the phrase, all the words anywhere
+        used, phrased = counts(), [k for k, phrase in hits.items() if phrase]
+        keys = sorted(phrased or hits, key=lambda k: (-used.get(dotted(k), 0), k))
     entries = (lookup(dotted(key)) for key in keys[: limit * 2])
     return [entry for entry in entries if entry is not None][:limit]
