@@ -178,3 +178,30 @@ def test_two_promotions_at_once_decide_one_at_a_time(champion, weak) -> None:
     assert first[1] <= second[0], f"decisions overlapped: {spans}"
     alias = client.get_model_version_by_alias(settings.MODEL_NAME, "champion")
     assert alias.version == results[1]["version"]  # the better model, whichever went first
+
+
+def test_a_quick_first_model_is_followed_by_the_full_search(database, mlflow_uri) -> None:
+    tag = uuid.uuid4().hex[:6]
+    settings = make_settings(
+        DATA_DB_URL=database(),
+        MLFLOW_TRACKING_URI=mlflow_uri,
+        MODEL_NAME=f"quick-{tag}",
+        MLFLOW_EXPERIMENT=f"quick-{tag}",
+        QUICK_FIRST_MODEL=True,
+        TUNING_TRIALS=2,
+    )
+    stages.ingest(settings)
+    stages.clean(settings)
+    first = cli.cmd_train(settings)  # no champion yet: one configuration
+    assert first["promoted"] is True and first["tags"]["training.search"] == "quick-first"
+    client = MlflowClient()
+    assert client.get_model_version(settings.MODEL_NAME, "1").tags["training.search"] == (
+        "quick-first"
+    )
+    trials = mlflow.load_table("tuning/trials.json", run_ids=[first["run_id"]])
+    assert len(trials) == 1
+    # The same data, the full search: a new fingerprint, so it trains (and is judged as usual).
+    second = cli.cmd_train(settings)
+    assert second["skipped"] is False and second["tags"]["training.search"] == "full"
+    assert len(mlflow.load_table("tuning/trials.json", run_ids=[second["run_id"]])) == 2
+    assert stages.train(settings)["skipped"] is True  # and then nothing is new

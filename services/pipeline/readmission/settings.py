@@ -55,6 +55,11 @@ class Settings(BaseSettings):
         description="Comma-separated feature sets the training search compares on val "
         "(base: the data set's columns; clinical: + CCS groups, chapters, chronic flags)",
     )
+    QUICK_FIRST_MODEL: bool = Field(
+        False,
+        description="With no champion yet, train one configuration of the base feature set (a "
+        "first model within a minute, the same gate); the next training runs the full search",
+    )
     RANDOM_SEED: int = Field(42)
     DRIFT_RETRAIN_PSI: float = Field(
         drift.SHIFTED, gt=0, description="diabetes_monitor asks for a retrain past this PSI"

@@ -151,6 +151,27 @@ def no_new_labelled_data(engine: Engine, settings: Settings) -> str | None:
     )
 
 
+QUICK_SEARCH = {"TUNING_TRIALS": 1, "FEATURE_SETS": "base"}
+
+
+def search_settings(settings: Settings) -> tuple[Settings, dict[str, str]]:
+    """The settings this training run searches with, and the tag that says which search.
+
+    With ``QUICK_FIRST_MODEL`` and no champion yet: one configuration of the base feature set.
+    Those settings are part of the lineage fingerprint, so the next run (full search) is not
+    skipped as "nothing new"; the quality gate is the same.
+    """
+    from mlflow import MlflowClient
+
+    from readmission.promote import current_champion
+
+    if settings.QUICK_FIRST_MODEL:
+        client = MlflowClient(settings.MLFLOW_TRACKING_URI)
+        if current_champion(client, settings.MODEL_NAME, settings.MODEL_ALIAS) is None:
+            return settings.model_copy(update=QUICK_SEARCH), {"training.search": "quick-first"}
+    return settings, {"training.search": "full"}
+
+
 def train(settings: Settings) -> dict[str, Any]:
     """Train and log every candidate; return the best (by val ROC-AUC), or why it skipped.
 
@@ -160,6 +181,7 @@ def train(settings: Settings) -> dict[str, Any]:
     from readmission import metrics, monitor
     from readmission import train as _train
 
+    settings, search = search_settings(settings)
     with data_engine(settings) as engine:
         drift_reason = monitor.pending(engine)
         reason = skip_reason(engine, settings)
@@ -174,7 +196,7 @@ def train(settings: Settings) -> dict[str, Any]:
             return {"skipped": True, "reason": reason}
         data = _train.load_dataset(engine, settings)
         trigger = {"trigger.reason": drift_reason} if drift_reason else {}
-        candidates = _train.train_and_log(data, settings, tags=trigger)
+        candidates = _train.train_and_log(data, settings, tags={**trigger, **search})
         best = _train.best_candidate(candidates)
         if drift_reason:
             monitor.answer(engine, f"trained: run {best.run_id} ({best.family})")
@@ -202,6 +224,7 @@ def train(settings: Settings) -> dict[str, Any]:
             "calibration": best.calibration["method"],
             **data.lineage.tags,
             **trigger,
+            **search,
         },
     }
 
