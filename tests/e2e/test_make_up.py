@@ -98,7 +98,10 @@ def checkout() -> Path:
 @pytest.fixture
 def stack_env(checkout):
     ports = free_ports(name for name in services.PORTS if name != "S3_PORT")
-    env = {**os.environ, "CHECKOUT": str(checkout), "UV": UV, **ports}
+    # Like every other test that only needs *a* model: the base feature set (the clinical one's
+    # search and its 140 MB model files are tests/e2e/test_evaluate.py's), one configuration.
+    models = {"FEATURE_SETS": "base", "TUNING_TRIALS": "1"}
+    env = {**os.environ, "CHECKOUT": str(checkout), "UV": UV, **ports, **models}
     env.pop("MLOPS_HOME", None)  # the default, .local/ in the private checkout
     yield env
     subprocess.run(["make", "down"], cwd=checkout, env=env, capture_output=True, timeout=300)
