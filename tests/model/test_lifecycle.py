@@ -30,14 +30,20 @@ def versions(name: str) -> list:
     return MlflowClient().search_model_versions(f"name = '{name}'")
 
 
-def test_a_simulated_month_trains_once_per_new_batch(database, mlflow_uri) -> None:
-    tag = uuid.uuid4().hex[:6]
-    settings = make_settings(
+def own_registry(prefix: str, database, mlflow_uri: str, **overrides):
+    """Settings with an empty database and a model name and experiment of their own."""
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    return make_settings(
         DATA_DB_URL=database(),
         MLFLOW_TRACKING_URI=mlflow_uri,
-        MODEL_NAME=f"month-{tag}",
-        MLFLOW_EXPERIMENT=f"month-{tag}",
+        MODEL_NAME=name,
+        MLFLOW_EXPERIMENT=name,
+        **overrides,
     )
+
+
+def test_a_simulated_month_trains_once_per_new_batch(database, mlflow_uri) -> None:
+    settings = own_registry("month", database, mlflow_uri)
     for _ in range(2):
         stages.ingest(settings)
     stages.clean(settings)
@@ -181,15 +187,7 @@ def test_two_promotions_at_once_decide_one_at_a_time(champion, weak) -> None:
 
 
 def test_a_quick_first_model_is_followed_by_the_full_search(database, mlflow_uri) -> None:
-    tag = uuid.uuid4().hex[:6]
-    settings = make_settings(
-        DATA_DB_URL=database(),
-        MLFLOW_TRACKING_URI=mlflow_uri,
-        MODEL_NAME=f"quick-{tag}",
-        MLFLOW_EXPERIMENT=f"quick-{tag}",
-        QUICK_FIRST_MODEL=True,
-        TUNING_TRIALS=2,
-    )
+    settings = own_registry("quick", database, mlflow_uri, QUICK_FIRST_MODEL=True, TUNING_TRIALS=2)
     stages.ingest(settings)
     stages.clean(settings)
     first = cli.cmd_train(settings)  # no champion yet: one configuration
