@@ -48,7 +48,7 @@ CHART     := charts/mlops-platform
 export UV_COMPILE_BYTECODE := 1
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install tools lint format test test-fast evaluate bench-ingest bench-api up down status \
+.PHONY: help install tools lint format test test-fast evaluate bench-ingest bench-scale bench-api up down status \
         logs clean-local load-test pipeline-ingest \
         pipeline-clean pipeline-train pipeline-monitor pipeline-readmit chart-lint deps images minikube-load deploy helm-test \
         port-forward undeploy clean
@@ -109,6 +109,9 @@ evaluate: install ## Throwaway stack: all batches through ingest→clean→train
 
 bench-ingest: install ## Benchmark batch ingest against psql \copy of the same CSV; prints JSON
 	$(RUN)/python -m tests.bench.bench_ingest
+
+bench-scale: install ## Ingest, clean and one training on the data ×1, ×4, ×16: seconds, peak memory, growth exponents; JSON
+	$(RUN)/python -m tests.bench.bench_scale
 
 bench-api: install ## Our API vs `mlflow models serve` on the evaluate champion (50 clients); writes docs/performance.md, prints JSON
 	$(RUN)/python -m tests.bench.bench_api --write-docs
