@@ -107,6 +107,7 @@ class TestProfiles:
             "INFERENCE_LOG_RETENTION_DAYS",
         ):  # fmt: skip
             assert float(config["data"][key]) == float(getattr(defaults, key)), key
+        assert config["data"]["QUICK_FIRST_MODEL"] == str(defaults.QUICK_FIRST_MODEL).lower()
 
     def test_cluster_has_tls_ingress_hpa_pdb_and_network_policies(self, render_chart) -> None:
         docs = render_chart(profile="cluster")
