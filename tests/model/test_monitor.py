@@ -27,6 +27,8 @@ def test_a_shifted_log_asks_for_one_retrain_and_training_answers_it(
     champion, served, database
 ) -> None:
     version, pipeline, test = served
+    # The champion's experiment active, as right after its training (other tests move it).
+    mlflow.set_experiment(champion.settings.MLFLOW_EXPERIMENT)
     settings = champion.settings.model_copy(update={"DATA_DB_URL": database()})
     shifted = test.sample(800, random_state=1).assign(age="[90-100)")
     log_predictions(settings.DATA_DB_URL, version, pipeline, shifted)

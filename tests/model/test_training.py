@@ -56,6 +56,7 @@ def test_each_model_has_a_model_card_and_subgroup_metrics(champion) -> None:
     card = mlflow.artifacts.load_text(f"runs:/{run_id}/{model_card.CARD_PATH}")
     assert "## Intended use" in card and "## Subgroups" in card
     assert champion.trained["tags"]["lineage.fingerprint"] in card
+    mlflow.set_experiment(champion.settings.MLFLOW_EXPERIMENT)  # load_table searches it
     table = mlflow.load_table(model_card.SUBGROUPS_PATH, run_ids=[run_id])
     assert {"race", "gender", "age_group"} == set(table["attribute"])
     caucasian = table[(table["attribute"] == "race") & (table["group"] == "Caucasian")]
