@@ -99,7 +99,7 @@ format: install ## Apply ruff's formatting and safe fixes
 
 test: install tools ## Run the whole test suite (starts real Postgres, S3, MLflow, Airflow itself)
 	PATH="$(TOOLS)/bin:$$PATH" CHECKOV="$(CHECKOV)" UV="$(UV)" $(RUN)/python -m pytest \
-		-n $(TEST_WORKERS) --no-loadscope-reorder $(PYTEST_ARGS)
+		-n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 test-fast: install ## Only the tests that need no service (unit + data-set checks)
 	$(RUN)/python -m pytest tests/unit tests/data/test_dataset.py $(PYTEST_ARGS)
