@@ -184,7 +184,9 @@ def write_counts(source: str | Path | None = None) -> Path:
     """Regenerate ``COUNTS`` from the data set (default: the repository's data/)."""
     import pandas as pd
 
-    source = source or Path(__file__).resolve().parents[3] / "data" / "diabetic_data.csv.gz"
+    from readmission.settings import DEFAULT_SOURCE  # not at the top: settings imports us
+
+    source = source or DEFAULT_SOURCE
     columns = ["diag_1", "diag_2", "diag_3"]
     frame = pd.read_csv(source, dtype=str, usecols=columns, keep_default_na=False)
     COUNTS.write_text(json.dumps(count_codes(frame.to_numpy().ravel()), indent=0) + "\n")
