@@ -70,9 +70,9 @@ def _domain(col: contract.Column, preprocess: Any) -> list[Any]:
         if col.name in columns and hasattr(last, "categories_"):
             values.update(str(v) for v in last.categories_[list(columns).index(col.name)])
         # The codes of the model's own clinical lookups (not today's vocabulary: the model's).
-        lookups = (clinical.lookup_in(getattr(s, "func", None)) for s in steps or [transformer])
+        lookups = (clinical.codes_in(getattr(s, "func", None)) for s in steps or [transformer])
         if col.name in columns:
-            values.update(*(lookup for lookup in lookups if lookup is not None))
+            values.update(*(codes for codes in lookups if codes is not None))
     return [None, *sorted(values)] if col.nullable else sorted(values)
 
 

@@ -112,31 +112,25 @@ def _missing_as_category() -> tuple[SimpleImputer, SimpleImputer]:
 def _clinical(encoder_folds: np.ndarray) -> list[tuple[str, Any, list[str]]]:
     """CCS group (target-encoded), chapter (one-hot) and chronic flag of each diagnosis."""
 
-    def lookup(table: str) -> FunctionTransformer:
-        return FunctionTransformer(clinical.mapper(table), feature_names_out="one-to-one")
+    def lookup(table: str) -> tuple[Any, ...]:  # missing → the missing category → the table
+        return (*_missing_as_category(), *clinical.lookup_steps(table, MISSING_CATEGORY))
 
     diagnoses = list(clinical.DIAGNOSES)
-    # Unknown or missing diagnosis: not a chronic condition (NaN → 0).
-    chronic = make_pipeline(
-        lookup("chronic"),
-        SimpleImputer(strategy="constant", fill_value=0.0, keep_empty_features=True),
-    )
     return [
         (
             "ccs",
             make_pipeline(
-                lookup("ccs"),
-                *_missing_as_category(),
+                *lookup("ccs"),
                 TargetEncoder(target_type="binary", cv=PredefinedSplit(encoder_folds)),
             ),
             diagnoses,
         ),
         (
             "chapter",
-            make_pipeline(lookup("chapter"), *_missing_as_category(), _onehot()),
+            make_pipeline(*lookup("chapter"), _onehot()),
             diagnoses,
         ),
-        ("chronic", chronic, diagnoses),
+        ("chronic", make_pipeline(*lookup("chronic")), diagnoses),
     ]
 
 
