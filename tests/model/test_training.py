@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import mlflow
@@ -81,6 +82,13 @@ def test_each_candidate_is_logged_with_signature_metrics_and_lineage(champion) -
     assert run.data.tags["data.batch_ids"] == "1,2,3,4,5,6,7"
     assert run.data.tags["lineage.fingerprint"] == champion.trained["tags"]["lineage.fingerprint"]
     assert int(run.data.tags["data.n_train"]) > 60_000
+    (training,) = run.inputs.dataset_inputs  # the clean table, its digest and its columns
+    assert training.dataset.name == run.data.tags["data.table"]
+    assert training.dataset.digest == run.data.tags["lineage.data_digest"]
+    columns = json.loads(training.dataset.schema)["mlflow_colspec"]
+    types = {c["name"]: c["type"] for c in columns}
+    assert set(contract.FEATURE_NAMES) <= set(types)
+    assert types["time_in_hospital"] == "long" and types["diag_1"] == "string"
     info = mlflow.models.get_model_info(champion.trained["model_uri"])
     assert info.signature is not None
     assert set(info.signature.inputs.input_names()) == set(contract.FEATURE_NAMES)

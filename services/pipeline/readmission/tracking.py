@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.data.code_dataset_source import CodeDatasetSource
+from mlflow.data.meta_dataset import MetaDataset
 from mlflow.models import ModelSignature
-from mlflow.types import Schema, TensorSpec
+from mlflow.types import ColSpec, DataType, Schema, TensorSpec
 from sklearn.pipeline import Pipeline
 
-from readmission import bootstrap, calibration, contract, drift, explain, model, model_card
+from readmission import bootstrap, calibration, drift, explain, model, model_card
 from readmission.settings import Settings
 
 if TYPE_CHECKING:
@@ -87,6 +89,21 @@ def drift_reference(candidate: Candidate, data: Dataset) -> dict:
     return drift.reference(X_train, proba, importance)
 
 
+def training_input(data: Dataset) -> MetaDataset:
+    """The training data as an MLflow dataset: the clean table, the batches, the lineage's data
+    digest and each column's type from its dtype. (``mlflow.data.from_pandas`` infers the types
+    by walking every value of every text column: ~20 s per candidate for 100k rows.)"""
+    kinds = {"i": DataType.long, "u": DataType.long, "f": DataType.double, "b": DataType.boolean}
+    frame = data.frame.drop(columns=["processed_at"])
+    schema = Schema(
+        [ColSpec(kinds.get(t.kind, DataType.string), c) for c, t in frame.dtypes.items()]
+    )
+    source = CodeDatasetSource({k: str(v) for k, v in data.tags.items() if k.startswith("data.")})
+    return MetaDataset(
+        source, name=data.tags["data.table"], digest=data.lineage.data_digest, schema=schema
+    )
+
+
 def log_candidate(candidate: Candidate, data: Dataset, settings: Settings) -> Candidate:
     """Log one candidate as one (nested) MLflow run; sets its ``run_id`` and ``model_uri``."""
     X_val, _ = data.part("val")
@@ -127,14 +144,7 @@ def log_candidate(candidate: Candidate, data: Dataset, settings: Settings) -> Ca
         mlflow.log_text(reports["card"], model_card.CARD_PATH)
         mlflow.log_dict(drift_reference(candidate, data), drift.REFERENCE_PATH)
         mlflow.log_artifact(str(folder / "curve.png"), CURVE_PATH.rsplit("/", 1)[0])
-        mlflow.log_input(
-            mlflow.data.from_pandas(
-                data.frame.drop(columns=["processed_at"]),
-                name=data.tags["data.table"],
-                targets=contract.LABEL,
-            ),
-            context="training",
-        )
+        mlflow.log_input(training_input(data), context="training")
         info = mlflow.sklearn.log_model(
             candidate.pipeline,
             name="model",
