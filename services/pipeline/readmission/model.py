@@ -176,10 +176,13 @@ def _preprocessor(
     )
 
 
-def _estimator(family: str, params: dict[str, Any], seed: int) -> Any:
+def _estimator(family: str, params: dict[str, Any], seed: int, threads: int | None) -> Any:
     if family == "lightgbm":
-        # Class imbalance through ``scale_pos_weight`` (a tuned parameter).
-        return LGBMClassifier(objective="binary", random_state=seed, n_jobs=2, verbose=-1, **params)
+        # Class imbalance through ``scale_pos_weight`` (a tuned parameter). OpenMP threads
+        # that outnumber the cores left to them spin-wait: many times slower, not a bit.
+        return LGBMClassifier(
+            objective="binary", random_state=seed, n_jobs=threads, verbose=-1, **params
+        )
     if family == "logistic_regression":
         # Newton-Cholesky: ~150 encoded columns and many rows, converges in a few steps (lbfgs
         # reaches the same fit ~9x slower).
@@ -200,16 +203,18 @@ def build(
     seed: int = 42,
     calibration: str | None = None,
     features: str = "base",
+    threads: int | None = None,
 ) -> Pipeline:
     """An unfitted candidate for the rows of ``patients`` (one patient number per row to fit).
 
     LightGBM sees raw counts; the logistic baseline sees scaled ``log1p`` counts. The folds of
     the target encoder and of the calibration are drawn by patient from ``seed``. ``features``
     "clinical" adds the diagnoses' CCS groups, chapters and chronic flags (readmission.clinical).
+    ``threads``: LightGBM's (None: the physical cores this process may use).
     """
     if calibration is not None and calibration not in CALIBRATION_METHODS:
         raise ValueError(f"calibration must be one of {CALIBRATION_METHODS} or None")
-    estimator = _estimator(family, params, seed)
+    estimator = _estimator(family, params, seed, threads)
     if calibration is not None:
         folds = PredefinedSplit(patient_folds(patients, CALIBRATION_FOLDS, seed + 1))
         estimator = CalibratedClassifierCV(estimator, method=calibration, cv=folds, ensemble=False)

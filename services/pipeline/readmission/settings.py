@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         "first model within a minute, the same gate); the next training runs the full search",
     )
     RANDOM_SEED: int = Field(42)
+    TRAIN_THREADS: int | None = Field(
+        None,
+        ge=1,
+        description="LightGBM's threads; unset: the physical cores this process may use "
+        "(container limits included). Two trainings sharing cores: give each its share",
+    )
     DRIFT_RETRAIN_PSI: float = Field(
         drift.SHIFTED, gt=0, description="diabetes_monitor asks for a retrain past this PSI"
     )

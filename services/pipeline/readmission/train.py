@@ -148,14 +148,22 @@ class Encoded:
 
 
 def _trial(
-    i: int, family: str, params: dict[str, Any], encoded: Encoded, data: Dataset, seed: int
+    i: int,
+    family: str,
+    params: dict[str, Any],
+    encoded: Encoded,
+    data: Dataset,
+    seed: int,
+    threads: int | None = None,
 ) -> tuple[dict[str, Any], Pipeline]:
     """Fit one configuration on train (through the shared preprocessing) and score it on val.
     The pipeline returned is the one ``model.build`` makes, with that preprocessing in it."""
     _, y_train = data.part("train")
     _, y_val = data.part("val")
     started = time.perf_counter()
-    pipeline = model.build(family, params, data.patients("train"), seed, features=encoded.features)
+    pipeline = model.build(
+        family, params, data.patients("train"), seed, features=encoded.features, threads=threads
+    )
     pipeline.steps[0] = ("preprocess", encoded.preprocess)
     pipeline.named_steps["classifier"].fit(encoded.train, y_train)
     proba = pipeline.named_steps["classifier"].predict_proba(encoded.val)[:, 1]
@@ -172,14 +180,19 @@ def _trial(
 
 
 def _trials(
-    family: str, space: list[dict[str, Any]], data: Dataset, seed: int, feature_sets: tuple
+    family: str,
+    space: list[dict[str, Any]],
+    data: Dataset,
+    seed: int,
+    feature_sets: tuple,
+    threads: int | None = None,
 ) -> tuple[list[dict[str, Any]], list[tuple[str, dict[str, Any]]], list[Pipeline], dict]:
     """The first configuration with every feature set, the others with the set that won on val.
     Also returns each feature set's :class:`Encoded` data."""
     encoded = {features: Encoded.fit(family, features, data, seed) for features in feature_sets}
     configs = [(features, space[0]) for features in feature_sets]
     results = [
-        _trial(i, family, params, encoded[features], data, seed)
+        _trial(i, family, params, encoded[features], data, seed, threads)
         for i, (features, params) in enumerate(configs)
     ]
     for trial, _ in results:
@@ -187,7 +200,7 @@ def _trials(
     winner = _select([trial for trial, _ in results])["feature_set"]
     configs += [(winner, params) for params in space[1:]]
     results += [
-        _trial(i, family, configs[i][1], encoded[winner], data, seed)
+        _trial(i, family, configs[i][1], encoded[winner], data, seed, threads)
         for i in range(len(feature_sets), len(configs))
     ]
     return [trial for trial, _ in results], configs, [p for _, p in results], encoded
@@ -199,12 +212,13 @@ def tune(
     data: Dataset,
     seed: int,
     feature_sets: tuple[str, ...] = ("base",),
+    threads: int | None = None,
 ) -> Candidate:
     """Choose the feature set, configuration, calibration and threshold on val; refit on
     train + val. The test split is only ever used to judge: every choice is made on val.
     """
     started = time.perf_counter()
-    trials, configs, fitted, encoded = _trials(family, space, data, seed, feature_sets)
+    trials, configs, fitted, encoded = _trials(family, space, data, seed, feature_sets, threads)
     best = _select(trials)
     features, params = configs[best["trial"]]
     X_val, y_val = data.part("val")
@@ -217,7 +231,13 @@ def tune(
     X_fit, y_fit = pd.concat([X_train, X_val]), np.concatenate([y_train, y_val])
     patients = np.concatenate([data.patients("train"), data.patients("val")])
     pipeline = model.build(
-        family, params, patients, seed, calibration=choice.method, features=features
+        family,
+        params,
+        patients,
+        seed,
+        calibration=choice.method,
+        features=features,
+        threads=threads,
     )
     pipeline.fit(X_fit, y_fit)
     model.set_threshold(pipeline, threshold)
@@ -252,9 +272,10 @@ def lightgbm_space(trials: int, seed: int) -> list[dict[str, Any]]:
 
 def train_candidates(data: Dataset, settings: Settings) -> list[Candidate]:
     """LightGBM (tuned) and the logistic-regression baseline."""
-    seed, sets = settings.RANDOM_SEED, settings.feature_sets
+    seed, sets, threads = settings.RANDOM_SEED, settings.feature_sets, settings.TRAIN_THREADS
+    lightgbm = lightgbm_space(settings.TUNING_TRIALS, seed)
     return [
-        tune("lightgbm", lightgbm_space(settings.TUNING_TRIALS, seed), data, seed, sets),
+        tune("lightgbm", lightgbm, data, seed, sets, threads),
         tune("logistic_regression", LOGISTIC_SPACE[: settings.TUNING_TRIALS], data, seed, sets),
     ]
 
