@@ -97,8 +97,12 @@ format: install ## Apply ruff's formatting and safe fixes
 	$(RUN)/ruff format .
 	$(RUN)/ruff check --fix .
 
+# GOMP_SPINCOUNT: OpenMP threads that wait spin 1,000 times, not 300,000, before sleeping. Two
+# test workers training LightGBM at once (two threads each, two cores) then take 11 s each where
+# alone they take 5.5, instead of 28 (a CI run's overlapping trainings passed 900 s). Measured by
+# `python -m tests.bench.bench_threads`.
 test: install tools ## Run the whole test suite (starts real Postgres, S3, MLflow, Airflow itself)
-	PATH="$(TOOLS)/bin:$$PATH" CHECKOV="$(CHECKOV)" UV="$(UV)" $(RUN)/python -m pytest \
+	PATH="$(TOOLS)/bin:$$PATH" CHECKOV="$(CHECKOV)" UV="$(UV)" GOMP_SPINCOUNT=1000 $(RUN)/python -m pytest \
 		-n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 test-fast: install ## Only the tests that need no service (unit + data-set checks)

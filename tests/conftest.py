@@ -27,16 +27,6 @@ from readmission_local.supervisor import Supervisor
 REPO = Path(__file__).resolve().parents[1]
 
 
-def pytest_configure(config) -> None:
-    """Each test worker's share of the cores for LightGBM, in this process and in every stack
-    it starts: two trainings with a thread per core each spin-wait for cores the other holds,
-    and run many times slower (the likely cause of a CI run where two trainings that take
-    ~200 s alone both passed 900 s while overlapping)."""
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    share = max(1, len(os.sched_getaffinity(0)) // workers)
-    os.environ.setdefault("TRAIN_THREADS", str(share))
-
-
 # Session fixtures that load and train, and the folders whose tests may use them. Under
 # pytest-xdist (`make test` runs two workers) those folders are one unit of work, run by one
 # worker, so each fixture is built once and not once per worker; elsewhere, one unit a module.
