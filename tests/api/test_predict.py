@@ -159,6 +159,14 @@ def test_batch_over_the_limit_is_413(api) -> None:
     assert "at most 500" in answer.json()["detail"]
 
 
+def test_the_served_versions_data_profile_is_an_html_page(api) -> None:
+    with api.client() as client:
+        answer = client.get("/model/data-profile")
+    assert answer.status_code == 200, answer.text[:300]
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "number_inpatient" in answer.text and "readmitted" in answer.text
+
+
 def test_model_info_and_version_history(api, registered) -> None:
     with api.client() as client:
         info = client.get("/model").json()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from html.parser import HTMLParser
 from pathlib import Path
 
 import mlflow
@@ -10,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
-from readmission import contract, model_card, stages
+from readmission import contract, model_card, profile, stages, train
 from readmission.settings import DEFAULT_SOURCE
 
 
@@ -62,6 +63,42 @@ def test_each_model_has_a_model_card_and_subgroup_metrics(champion) -> None:
     assert {"race", "gender", "age_group"} == set(table["attribute"])
     caucasian = table[(table["attribute"] == "race") & (table["group"] == "Caucasian")]
     assert 0.6 < caucasian["roc_auc"].iloc[0] < 0.8 and caucasian["n"].iloc[0] > 5_000
+
+
+def test_each_training_run_logs_a_data_profile_of_its_training_split(champion) -> None:
+    run = MlflowClient().get_run(champion.trained["run_id"])
+    page = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/{profile.PROFILE_PATH}")
+    assert page.lstrip().lower().startswith("<!doctype html>")
+    checked = HtmlCheck()
+    checked.feed(page)
+    checked.close()
+    assert checked.open == [], checked.open  # every element it opens is closed
+    with stages.data_engine(champion.settings) as engine:
+        columns = profile.training_split(train.load_dataset(engine, champion.settings).frame)
+    missing = [c for c in columns.columns if c not in page]
+    assert not missing, missing  # it names every column of the training split
+    parent = MlflowClient().get_run(run.data.tags["mlflow.parentRunId"])
+    assert parent.data.metrics["profile_seconds"] > 0
+
+
+class HtmlCheck(HTMLParser):
+    """Elements opened and not (yet) closed, void elements aside."""
+
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+            "track", "wbr"}  # fmt: skip
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        if tag not in self.VOID:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.open:
+            while self.open.pop() != tag:  # an element closed by its parent's end tag
+                pass
 
 
 def test_champion_loads_as_pyfunc_and_predicts_on_raw_rows(champion) -> None:

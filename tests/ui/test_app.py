@@ -161,6 +161,12 @@ def test_model_page_shows_the_interval_calibration_and_subgroups(app) -> None:
     assert subgroups["roc_auc"].dropna().between(0.5, 0.9).all()
 
 
+def test_model_page_links_the_data_profile(app) -> None:
+    (button,) = [b for b in app.tabs[MODEL_TAB].get("download_button")]
+    assert button.proto.label == "Open the data profile (HTML)"
+    assert "Data profile" in " ".join(m.value for m in app.tabs[MODEL_TAB].markdown)
+
+
 def test_monitoring_page_shows_drift_now_the_checks_and_the_last_retrain(
     api, drift_checked, monkeypatch
 ) -> None:

@@ -21,7 +21,7 @@ from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, DataType, Schema, TensorSpec
 from sklearn.pipeline import Pipeline
 
-from readmission import bootstrap, calibration, drift, explain, model, model_card
+from readmission import bootstrap, calibration, drift, explain, model, model_card, profile
 from readmission.settings import Settings
 
 if TYPE_CHECKING:
@@ -102,6 +102,18 @@ def training_input(data: Dataset) -> MetaDataset:
     return MetaDataset(
         source, name=data.tags["data.table"], digest=data.lineage.data_digest, schema=schema
     )
+
+
+def log_profile(data: Dataset, run_ids: list[str]) -> float:
+    """The training split's data profile, rendered once and logged with each of ``run_ids``;
+    returns the seconds it took to render."""
+    rows = profile.training_split(data.frame)
+    title = f"Training split: {len(rows):,} encounters, batches {data.tags['data.batch_ids']}"
+    page, seconds = profile.render(rows, title)
+    client = mlflow.MlflowClient()
+    for run_id in run_ids:
+        client.log_text(run_id, page, profile.PROFILE_PATH)
+    return seconds
 
 
 def log_candidate(candidate: Candidate, data: Dataset, settings: Settings) -> Candidate:

@@ -294,10 +294,13 @@ def train_and_log(
         ]
         best = best_candidate(candidates)
         mlflow.set_tags({"best_candidate": best.family, "best_run_id": best.run_id})
+        runs = [parent.info.run_id, *(c.run_id for c in candidates)]
         mlflow.log_metrics(
             {
                 "best_val_roc_auc": best.val["roc_auc"],
                 "train_seconds": sum(c.train_seconds for c in candidates),
+                # Not in train_seconds: the profile is made after the candidates are measured.
+                "profile_seconds": tracking.log_profile(data, runs),
             }
         )
     log.info(

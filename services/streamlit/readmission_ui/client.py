@@ -30,6 +30,9 @@ class ApiClient:
         self.http = httpx.Client(base_url=self.base_url, timeout=timeout)
 
     def _call(self, method: str, path: str, **kwargs) -> Any:
+        return self._send(method, path, **kwargs).json()
+
+    def _send(self, method: str, path: str, **kwargs) -> httpx.Response:
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
@@ -49,10 +52,14 @@ class ApiClient:
             raise ApiError(
                 f"The inference API answered {response.status_code}: {response.text[:300]}"
             )
-        return response.json()
+        return response
 
     def model(self) -> dict[str, Any]:
         return self._call("GET", "/model")
+
+    def data_profile(self) -> str:
+        """The served version's data profile (an HTML page)."""
+        return self._send("GET", "/model/data-profile").text
 
     def versions(self) -> list[dict[str, Any]]:
         return self._call("GET", "/model/versions")

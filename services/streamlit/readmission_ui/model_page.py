@@ -6,6 +6,7 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+import streamlit.components.v1 as components
 
 from readmission_ui.client import ApiClient, ApiError
 
@@ -45,6 +46,31 @@ def _evidence(served: dict[str, Any]) -> None:
     )
 
 
+def _profile(served: dict[str, Any], client: ApiClient) -> None:
+    """The training split's data profile: a page to open, and the same page inline."""
+    st.markdown("**Data profile** of the training split this version learned from")
+    try:
+        page = _profile_page(client, client.base_url, served["version"])
+    except ApiError as exc:
+        st.caption(f"No data profile for this version: {exc}")
+        return
+    st.download_button(
+        "Open the data profile (HTML)",
+        page,
+        file_name=f"{served['name']}-v{served['version']}-data-profile.html",
+        mime="text/html",
+    )
+    with st.expander("Show the data profile here"):
+        components.html(page, height=640, scrolling=True)
+
+
+@st.cache_data(ttl=3600, max_entries=4, show_spinner=False)
+def _profile_page(_client: ApiClient, base_url: str, version: str) -> str:
+    """One version's profile (~0.7 MB), fetched once per API and version, not on every rerun
+    (``_client`` is not part of the cache key)."""
+    return _client.data_profile()
+
+
 def model_page(served: dict[str, Any], client: ApiClient) -> None:
     """Render the Model tab for the model ``/model`` describes."""
     st.subheader(f"{served['name']} — version {served['version']} is serving")
@@ -60,6 +86,7 @@ def model_page(served: dict[str, Any], client: ApiClient) -> None:
         st.dataframe(pd.DataFrame(served["subgroups"]), hide_index=True)
     else:
         st.caption("This version was logged without a subgroup table.")
+    _profile(served, client)
     try:
         history = client.versions()
     except ApiError as exc:

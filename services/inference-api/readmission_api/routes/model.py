@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, HTTPException
-from readmission import contract
+from fastapi.responses import HTMLResponse
+from readmission import contract, profile
 
 from readmission_api.deps import ModelDep, StoreDep
+from readmission_api.registry import NotFound, RegistryError
 from readmission_api.schemas import ModelInfo, ModelVersion, Problem
 
 router = APIRouter(prefix="/model", tags=["model"])
@@ -81,3 +83,21 @@ def versions(store: StoreDep) -> list[ModelVersion]:
             )
         )
     return out
+
+
+@router.get(
+    "/data-profile",
+    response_class=HTMLResponse,
+    responses={404: {"model": Problem}, 503: {"model": Problem}},
+)
+def data_profile(model: ModelDep, store: StoreDep) -> HTMLResponse:
+    """The served version's data profile: its training split as an HTML page (each column's
+    type, missing and distinct values, statistics), logged with its training run."""
+    try:
+        run = store.registry.run(model.run_id)
+        page = store.registry.run_artifact(run, profile.PROFILE_PATH)
+    except NotFound as exc:
+        raise HTTPException(404, f"version {model.version} has no data profile: {exc}") from exc
+    except RegistryError as exc:
+        raise HTTPException(503, f"the model registry is unreachable: {exc}") from exc
+    return HTMLResponse(page)
