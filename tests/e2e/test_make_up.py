@@ -226,6 +226,12 @@ def test_make_up_survives_killed_services_and_make_down_leaves_nothing(stack_env
     predicts = time.monotonic() - killed_at["api"]
     print(f"the restarted API predicts again {predicts:.0f}s after its kill")
 
+    # JupyterLab: its REST API answers with the generated token, and refuses without it.
+    token = services.credentials(Path(env["CHECKOUT"]) / ".local")["JUPYTER_TOKEN"]
+    jupyter = f"http://127.0.0.1:{env['JUPYTER_PORT']}/api/status"
+    assert httpx.get(jupyter, timeout=30).status_code == 403
+    status = httpx.get(jupyter, headers={"Authorization": f"token {token}"}, timeout=30)
+    assert status.status_code == 200 and "started" in status.json()
     page = httpx.get(f"http://127.0.0.1:{env['STREAMLIT_PORT']}/", timeout=30)
     assert page.status_code == 200 and "<html" in page.text.lower()
     if every["prometheus"].installed:  # the chart's own alert rules, loaded from its file

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -116,24 +117,40 @@ def load(values: dict[str, str], names: tuple[str, ...] | None = None) -> list[S
     return found
 
 
-def credentials(home: Path) -> dict[str, str]:
-    """Generated once (mode 600), then reused: data stays readable across up/down."""
-    path = home / "credentials.env"
-    if not path.exists():
+def _generated() -> dict[str, Callable[[], str]]:
+    """How each credential of ``credentials.env`` is made."""
+
+    def fernet() -> str:
         from cryptography.fernet import Fernet
 
-        made = {
-            "POSTGRES_PASSWORD": secrets.token_urlsafe(24),
-            "S3_ACCESS_KEY": "mlops-" + secrets.token_hex(6),
-            "S3_SECRET_KEY": secrets.token_urlsafe(32),
-            "AIRFLOW_ADMIN_USER": "admin",
-            "AIRFLOW_ADMIN_PASSWORD": secrets.token_urlsafe(16),
-            "AIRFLOW_FERNET_KEY": Fernet.generate_key().decode(),
-            "AIRFLOW_JWT_SECRET": secrets.token_urlsafe(32),
-            "AIRFLOW_API_SECRET_KEY": secrets.token_urlsafe(32),
-            "API_ADMIN_TOKEN": secrets.token_urlsafe(24),
-        }
-        home.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text("".join(f"{k}={v}\n" for k, v in made.items()))
-    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+        return Fernet.generate_key().decode()
+
+    def token(n: int) -> Callable[[], str]:
+        return lambda: secrets.token_urlsafe(n)
+
+    return {
+        "POSTGRES_PASSWORD": token(24),
+        "S3_ACCESS_KEY": lambda: "mlops-" + secrets.token_hex(6),
+        "S3_SECRET_KEY": token(32),
+        "AIRFLOW_ADMIN_USER": lambda: "admin",
+        "AIRFLOW_ADMIN_PASSWORD": token(16),
+        "AIRFLOW_FERNET_KEY": fernet,
+        "AIRFLOW_JWT_SECRET": token(32),
+        "AIRFLOW_API_SECRET_KEY": token(32),
+        "API_ADMIN_TOKEN": token(24),
+        "JUPYTER_TOKEN": token(24),
+    }
+
+
+def credentials(home: Path) -> dict[str, str]:
+    """Generated once (mode 600), then reused: data stays readable across up/down. One that a
+    newer version of this table adds is generated into the existing file."""
+    path = home / "credentials.env"
+    home.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    found = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    made = {name: make() for name, make in _generated().items() if name not in found}
+    if made:
+        with path.open("a") as out:
+            out.write("".join(f"{k}={v}\n" for k, v in made.items()))
+    return found | made

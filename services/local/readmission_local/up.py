@@ -30,6 +30,7 @@ URLS = """
   MLflow UI       http://127.0.0.1:{MLFLOW_PORT}
   Airflow UI      http://127.0.0.1:{AIRFLOW_PORT}   (admin; password: {home}/credentials.env)
   Prometheus      http://127.0.0.1:{PROMETHEUS_PORT}   (when installed)
+  JupyterLab      http://127.0.0.1:{JUPYTER_PORT}/lab   (token: {home}/credentials.env)
   S3 (SeaweedFS)  http://127.0.0.1:{S3_PORT}   (keys: {home}/credentials.env)
   PostgreSQL      127.0.0.1:{POSTGRES_PORT}   (user postgres, password: {home}/credentials.env)
 
