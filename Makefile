@@ -195,9 +195,12 @@ deploy: $(HELM) ## helm upgrade --install the platform with values/$(PROFILE).ya
 helm-test: $(HELM) ## Run the chart's helm test pods (the API predicts, MLflow answers)
 	$(HELM) test $(RELEASE) --namespace $(NAMESPACE) --logs
 
-port-forward: ## Forward every UI to localhost (Ctrl-C stops them all)
+port-forward: ## Forward every UI to localhost, JupyterLab when deployed (Ctrl-C stops them all)
 	@trap 'kill 0' INT TERM; \
-	for fw in streamlit:8501:8501 inference-api:8989:8989 mlflow:5000:5000 api-server:8080:8080 grafana:3000:80; do \
+	forwards="streamlit:8501:8501 inference-api:8989:8989 mlflow:5000:5000 api-server:8080:8080 grafana:3000:80"; \
+	if kubectl -n $(NAMESPACE) get svc $(RELEASE)-jupyter >/dev/null 2>&1; then \
+		forwards="$$forwards jupyter:8888:8888"; fi; \
+	for fw in $$forwards; do \
 		set -- $$(echo $$fw | tr : ' '); \
 		kubectl -n $(NAMESPACE) port-forward svc/$(RELEASE)-$$1 $$2:$$3 & \
 	done; wait

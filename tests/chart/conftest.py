@@ -22,7 +22,12 @@ from tests.conftest import REPO
 
 CHARTS = REPO / "charts"
 UMBRELLA = CHARTS / "mlops-platform"
-LOCAL = ("postgres", "minio", "mlflow", "inference-api", "streamlit")
+# The umbrella's own subcharts: its file:// dependencies.
+LOCAL = tuple(
+    d["name"]
+    for d in yaml.safe_load((CHARTS / "mlops-platform" / "Chart.yaml").read_text())["dependencies"]
+    if d["repository"].startswith("file://")
+)
 # The remote dependencies of the umbrella, name → pinned version, as Chart.yaml declares them.
 UPSTREAM = {
     d["name"]: d["version"]

@@ -110,7 +110,7 @@ def test_hadolint_on_every_dockerfile() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("extra", ["airflow", None])
+@pytest.mark.parametrize("extra", ["airflow", "jupyter", None])
 def test_the_dockerfiles_export_resolves_offline_from_the_lock(extra: str | None) -> None:
     """The images install `uv export --frozen` of uv.lock: the same command, run here."""
     uv = shutil.which("uv") or str(REPO / ".tools" / "uv-venv" / "bin" / "uv")
@@ -121,6 +121,7 @@ def test_the_dockerfiles_export_resolves_offline_from_the_lock(extra: str | None
     # The chart runs `mlflow server --expose-prometheus`, which imports prometheus_flask_exporter.
     assert {"mlflow", "lightgbm", "scikit-learn", "psycopg", "prometheus-flask-exporter"} <= pins
     assert ("apache-airflow" in pins) is (extra == "airflow")
+    assert ("jupyterlab" in pins) is (extra == "jupyter")
 
 
 @pytest.fixture(scope="module")

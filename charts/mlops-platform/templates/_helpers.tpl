@@ -31,7 +31,7 @@ them), else freshly generated ones. Returns a YAML dict of plain-text values.
 {{- define "mlops.credentials" -}}
 {{- $existing := (lookup "v1" "Secret" .Release.Namespace .Values.global.credentialsSecret).data | default dict }}
 {{- $out := dict }}
-{{- range $key := list "postgres-password" "airflow-db-password" "mlflow-db-password" "data-db-password" "s3-secret-key" "api-admin-token" "grafana-admin-password" "airflow-admin-password" }}
+{{- range $key := list "postgres-password" "airflow-db-password" "mlflow-db-password" "data-db-password" "s3-secret-key" "api-admin-token" "grafana-admin-password" "airflow-admin-password" "jupyter-token" }}
 {{- $_ := set $out $key (get $existing $key | b64dec | default (randAlphaNum 32)) }}
 {{- end }}
 {{- $_ := set $out "s3-access-key" (get $existing "s3-access-key" | b64dec | default (printf "mlops-%s" (randAlphaNum 12 | lower))) }}
