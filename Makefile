@@ -34,7 +34,8 @@ DAGS_REF  ?= $(shell git rev-parse HEAD 2>/dev/null)
 DAGS_REPO ?=
 # --set-string: an all-digit short sha (≈3% of commits) must stay a string, not become a number.
 DEPLOY_SETS = --set-string mlflow.image.tag=$(IMAGE_TAG) --set-string inference-api.image.tag=$(IMAGE_TAG) \
-	--set-string streamlit.image.tag=$(IMAGE_TAG) --set-string airflow.defaultAirflowTag=$(IMAGE_TAG) \
+	--set-string streamlit.image.tag=$(IMAGE_TAG) --set-string jupyter.image.tag=$(IMAGE_TAG) \
+	--set-string airflow.defaultAirflowTag=$(IMAGE_TAG) \
 	$(if $(DAGS_REF),--set-string airflow.dags.gitSync.ref=$(DAGS_REF)) \
 	$(if $(DAGS_REPO),--set-string airflow.dags.gitSync.repo=$(DAGS_REPO) --set airflow.dags.gitSync.enabled=true)
 # A folder of packaged upstream charts (<name>-<version>.tgz, as `helm pull` saves them) for a

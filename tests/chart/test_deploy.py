@@ -52,8 +52,12 @@ class TestDeployCommand:
             for d in docs
             if d["kind"] == "Deployment"
         }
-        for name in ("mlops-mlflow", "mlops-inference-api", "mlops-streamlit"):
-            assert images[name].endswith(f":{DIGITS_TAG}"), images[name]
+        ours = {name: image for name, image in images.items() if image.startswith("mlops/")}
+        assert {"mlops-mlflow", "mlops-inference-api", "mlops-streamlit", "mlops-jupyter"} <= set(
+            ours
+        )
+        for name, image in ours.items():  # every image `make images` builds, at its tag
+            assert image.endswith(f":{DIGITS_TAG}"), (name, image)
         assert f"airflow.defaultAirflowTag={DIGITS_TAG}" in sets
         # The control: the same tag through plain --set breaks the subcharts' schemas.
         plain = [("--set" if a == "--set-string" else a) for a in sets]
