@@ -24,7 +24,16 @@ from readmission.settings import Settings
 
 TAG = "lineage.fingerprint"
 # The modules whose code decides what a training run produces.
-CODE_MODULES = ("contract", "vocabulary", "clinical", "model", "train", "calibration", "evaluate")
+CODE_MODULES = (
+    "contract",
+    "vocabulary",
+    "clinical",
+    "model",
+    "trained",
+    "train",
+    "calibration",
+    "evaluate",
+)
 # The settings that decide what a training run produces (promotion settings do not).
 CONFIG_SETTINGS = ("TUNING_TRIALS", "FEATURE_SETS", "RANDOM_SEED", "SPLIT_SALT")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import tempfile
 from importlib.metadata import version
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import mlflow
 import numpy as np
@@ -23,9 +22,7 @@ from sklearn.pipeline import Pipeline
 
 from readmission import bootstrap, calibration, drift, explain, model, model_card, profile
 from readmission.settings import Settings
-
-if TYPE_CHECKING:
-    from readmission.train import Candidate, Dataset
+from readmission.trained import Candidate, Dataset
 
 CURVE_PATH = "calibration/curve.png"
 

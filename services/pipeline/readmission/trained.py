@@ -1,0 +1,88 @@
+"""The training data and what training makes of it: the types ``train`` builds and
+``tracking`` logs, in a module of their own so that neither imports the other's internals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sklearn.pipeline import Pipeline
+from sqlalchemy.engine import Engine
+
+from readmission import contract, db, lineage, model
+from readmission.lineage import Lineage
+from readmission.settings import Settings
+
+
+@dataclass
+class Dataset:
+    """The clean rows with their lineage (which batches, how many rows per split)."""
+
+    frame: pd.DataFrame
+    lineage: Lineage
+    # split → (model frame, labels): built once, read by every trial, report and check.
+    _parts: dict[str, tuple[pd.DataFrame, np.ndarray]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def rows(self, split: str) -> pd.DataFrame:
+        return self.frame[self.frame["split"] == split]
+
+    def part(self, split: str) -> tuple[pd.DataFrame, np.ndarray]:
+        """The model's columns and the labels of one split (the same objects on every call:
+        don't modify them)."""
+        if split not in self._parts:
+            rows = self.rows(split)
+            self._parts[split] = model.to_model_frame(rows), rows[contract.LABEL].to_numpy()
+        return self._parts[split]
+
+    def patients(self, split: str) -> np.ndarray:
+        return self.rows(split)["patient_nbr"].to_numpy()
+
+    @property
+    def tags(self) -> dict[str, Any]:
+        counts = self.frame["split"].value_counts()
+        return {
+            "data.table": f"{db.CLEAN_SCHEMA}.{db.diabetes_clean.name}",
+            "data.batch_ids": ",".join(map(str, self.lineage.batch_ids)),
+            "data.n_batches": len(self.lineage.batch_ids),
+            "data.n_rows": len(self.frame),
+            **{f"data.n_{s}": int(counts.get(s, 0)) for s in db.SPLITS},
+            **self.lineage.tags,
+        }
+
+
+@dataclass
+class Candidate:
+    """A tuned, calibrated model family: its pipeline, params, threshold and scores."""
+
+    family: str
+    pipeline: Pipeline
+    params: dict[str, Any]
+    features: str  # the feature set (readmission.clinical.FEATURE_SETS)
+    val: dict[str, float]
+    test: dict[str, float]
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    calibration: dict[str, Any] = field(default_factory=dict)
+    # P(readmitted) on the test split, as served and before calibration (for the reports).
+    test_proba: np.ndarray | None = None
+    test_raw: np.ndarray | None = None
+    train_seconds: float = 0.0
+    run_id: str | None = None
+    model_uri: str | None = None
+
+
+def load_dataset(engine: Engine, settings: Settings) -> Dataset:
+    """All clean rows and their lineage; raises if a split is empty (nothing to judge on)."""
+    with engine.connect() as conn:
+        frame = pd.read_sql(sa.select(db.diabetes_clean), conn)
+    present = set(frame["split"]) if len(frame) else set()
+    if not set(db.SPLITS) <= present:
+        raise RuntimeError(
+            f"clean data has splits {sorted(present)}; need train, val and test — "
+            "ingest and clean at least one batch first"
+        )
+    return Dataset(frame, lineage.current(engine, settings))
