@@ -24,6 +24,7 @@ from readmission_local.supervisor import Supervisor
 
 DATABASES = ("airflow", "mlflow", "readmission")
 LIVE = ("RUNNING", "STARTING", "BACKOFF")  # supervisord states of a service it looks after
+FIRST_CHAMPION_WAIT = 300.0  # seconds `make up` waits to say the first champion is served
 URLS = """
   Streamlit app   http://127.0.0.1:{STREAMLIT_PORT}
   API docs        http://127.0.0.1:{API_PORT}/docs
@@ -94,12 +95,32 @@ def start(
 
 
 def up(home: Path) -> None:
-    """Start what is not running, then say where everything is."""
+    """Start what is not running, say where everything is, then when a champion is served."""
     started = time.monotonic()
     found, _ = start(home)
     say(f"up in {time.monotonic() - started:.0f}s: the pipeline now runs by itself (a batch a "
-        "minute; the first champion within a few minutes)")  # fmt: skip
+        "minute)")  # fmt: skip
     print(URLS.format_map(found))
+    first_champion(f"http://127.0.0.1:{found['API_PORT']}/model")
+
+
+def first_champion(url: str, timeout: float = FIRST_CHAMPION_WAIT) -> None:
+    """One line once the API serves a champion (at once after a restart), or after
+    ``timeout`` why not yet. Ctrl-C stops the wait only: the services keep running."""
+    say("waiting for the API to serve a champion (Ctrl-C stops the wait, not the services)")
+    started = time.monotonic()
+    try:
+        while (served := process.http_json(url)) is None:
+            if time.monotonic() - started > timeout:
+                say(f"no champion served yet after {timeout:.0f}s: the pipeline is still at work "
+                    "(make status; make logs SERVICE=airflow-scheduler)")  # fmt: skip
+                return
+            time.sleep(1)
+    except KeyboardInterrupt:
+        say("stopped waiting; the services keep running (make status)")
+        return
+    say(f"champion served: {served.get('name')} version {served.get('version')}, "
+        f"{time.monotonic() - started:.0f}s after the services were up")  # fmt: skip
 
 
 def start_in_order(supervisor: Supervisor, table: list[Service], states: dict[str, str]) -> None:
