@@ -110,15 +110,15 @@ def first_champion(url: str, timeout: float = FIRST_CHAMPION_WAIT) -> None:
     say("waiting for the API to serve a champion (Ctrl-C stops the wait, not the services)")
     started = time.monotonic()
     try:
-        while (served := process.http_json(url)) is None:
-            if time.monotonic() - started > timeout:
-                say(f"no champion served yet after {timeout:.0f}s: the pipeline is still at work "
-                    "(make status; make logs SERVICE=airflow-scheduler)")  # fmt: skip
-                return
-            time.sleep(1)
+        process.wait_until(lambda: process.http_ok(url), timeout, "a champion")
+    except ServiceError:
+        say(f"no champion served yet after {timeout:.0f}s: the pipeline is still at work "
+            "(make status; make logs SERVICE=airflow-scheduler)")  # fmt: skip
+        return
     except KeyboardInterrupt:
         say("stopped waiting; the services keep running (make status)")
         return
+    served = process.http_json(url) or {}
     say(f"champion served: {served.get('name')} version {served.get('version')}, "
         f"{time.monotonic() - started:.0f}s after the services were up")  # fmt: skip
 
