@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
+import secrets
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,15 +17,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import jwt
 import mlflow
 import pandas as pd
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from mlflow import MlflowClient
 from readmission import contract, stages
 from readmission.settings import DEFAULT_SOURCE
 from readmission_local.process import free_port, wait_until
 
 ADMIN_TOKEN = "test-admin-token-" + uuid.uuid4().hex
+# The tests' service credential (predict + read), registered by every API the tests start.
+TEST_KEY = "rk_" + secrets.token_urlsafe(32)
 
 
 @dataclass
@@ -51,8 +60,10 @@ class Server:
     proc: subprocess.Popen
     log: Path
 
-    def client(self, **kwargs) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30, **kwargs)
+    def client(self, credential: str | None = TEST_KEY, **kwargs) -> httpx.Client:
+        """A client sending ``credential`` (the tests' predict + read key; None: nothing)."""
+        headers = {"X-API-Key": credential} if credential else {}
+        return httpx.Client(base_url=self.url, timeout=30, headers=headers, **kwargs)
 
 
 @pytest.fixture(scope="session")
@@ -101,15 +112,74 @@ def start_api(tmp_path_factory) -> Callable[..., Iterator[Server]]:
     return start
 
 
+class IdentityProvider:
+    """An OAuth2 issuer of the tests' own: an RSA key, its JWKS and OpenID discovery served over
+    HTTP (the API fetches them as from a real one), and signed access tokens."""
+
+    def __init__(self, url: str, audience: str = "readmission-api"):
+        self.url, self.audience = url, audience
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.foreign = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
+        self.documents = {
+            "/.well-known/openid-configuration": {"issuer": url, "jwks_uri": f"{url}/jwks"},
+            "/jwks": {"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]},
+        }
+
+    def token(self, scopes: str, client: str = "tests-jwt", ttl: float = 300, **change) -> str:
+        """An access token; ``change``: claims to override, ``key="foreign"`` to sign elsewhere."""
+        key = self.foreign if change.pop("key", None) == "foreign" else self.key
+        now = int(time.time())
+        claims = {
+            "iss": self.url,
+            "aud": self.audience,
+            "sub": "user-1",
+            "azp": client,
+            "scope": scopes,
+            "iat": now,
+            "exp": now + int(ttl),
+            **change,
+        }
+        return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
+
+
 @pytest.fixture(scope="session")
-def api_env(registered, mlflow_uri, postgres) -> dict[str, str]:
+def idp() -> Iterator[IdentityProvider]:
+    port = free_port()
+    provider = IdentityProvider(f"http://127.0.0.1:{port}")
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            document = provider.documents.get(self.path)
+            body = json.dumps(document).encode()
+            self.send_response(200 if document else 404)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield provider
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def api_env(registered, mlflow_uri, postgres, idp) -> dict[str, str]:
     postgres.create_database("api_log")
     return {
+        "AUTH_JWT_ISSUER": idp.url,  # its JWKS found by OpenID discovery
+        "AUTH_JWT_AUDIENCE": idp.audience,
+        "ACCESS_LOG": "true",  # one line per request: searched for patient values too
         "MLFLOW_TRACKING_URI": mlflow_uri,
         "MODEL_NAME": registered.name,
         "MODEL_POLL_SECONDS": "1",
         "DATA_DB_URL": postgres.url("api_log"),
         "ADMIN_TOKEN": ADMIN_TOKEN,
+        "SERVICE_KEYS": "tests:predict,read",
+        "API_KEY_TESTS": TEST_KEY,
         "PREDICT_BATCH_LIMIT": "500",
         "INFERENCE_LOG_FLUSH_SECONDS": "0.2",
     }

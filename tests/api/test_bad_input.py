@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from readmission import contract
 from readmission.settings import DEFAULT_SOURCE
 
+from tests.api.conftest import TEST_KEY
+
 ENDPOINTS = ("/predict", "/predict/batch", "/explain", "/v2/models/readmission/infer")
 
 
@@ -81,7 +83,9 @@ def test_fuzzed_raw_bodies_never_get_a_server_error(api) -> None:
     )
     @given(path=st.sampled_from(ENDPOINTS), body=BODIES, content_type=TYPES)
     def post(path: str, body: bytes, content_type: str) -> None:
-        headers = {"Content-Type": content_type} if content_type else {}
+        headers = {"X-API-Key": TEST_KEY}
+        if content_type:
+            headers["Content-Type"] = content_type
         answer = httpx.post(api.url + path, content=body, headers=headers, timeout=30)
         seen.append(answer.status_code)
         assert answer.status_code < 500, (path, body[:80], answer.text[:300])
@@ -97,7 +101,10 @@ def test_under_concurrent_load_only_the_bad_request_fails(api) -> None:
 
     def send(i: int) -> None:
         body = {**good, "age": "[200-210)"} if i == 25 else {**good, "time_in_hospital": i % 14 + 1}
-        answers[i] = httpx.post(api.url + "/predict", json=body, timeout=30).status_code
+        key = {"X-API-Key": TEST_KEY}
+        answers[i] = httpx.post(
+            api.url + "/predict", json=body, headers=key, timeout=30
+        ).status_code
 
     threads = [threading.Thread(target=send, args=(i,)) for i in range(50)]
     for t in threads:

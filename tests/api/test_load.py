@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.api.conftest import TEST_KEY
 from tests.conftest import REPO
 
 LOCUSTFILE = REPO / "services" / "locust" / "locustfile.py"
@@ -38,6 +39,7 @@ def test_locust_mix_runs_without_a_failure(api, tmp_path: Path) -> None:
             "--exit-code-on-error",
             "1",
         ],
+        env={**os.environ, "API_KEY": TEST_KEY},  # Locust's credential, as make load-test's
         capture_output=True,
         text=True,
         timeout=120,
@@ -64,6 +66,7 @@ def capacity(api, tmp_path: Path, slo_ms: int) -> dict:
         "CAPACITY_USERS": "2,4",
         "CAPACITY_STEP_SECONDS": "4",
         "CAPACITY_REPORT": str(report),
+        "API_KEY": TEST_KEY,
     }
     done = subprocess.run(
         [

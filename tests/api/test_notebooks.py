@@ -8,6 +8,8 @@ import nbformat
 import pytest
 from readmission.settings import REPO_ROOT
 
+from tests.api.conftest import TEST_KEY
+
 NOTEBOOKS = REPO_ROOT / "notebooks"
 
 
@@ -31,11 +33,12 @@ def run(name: str, tmp_path) -> list[str]:
 
 @pytest.fixture
 def services_env(monkeypatch, champion, api, api_env) -> None:
-    """What `make up` gives JupyterLab: the pipeline's settings and the API's URL."""
+    """What `make up` gives JupyterLab: the pipeline's settings, the API's URL and a key."""
     monkeypatch.setenv("DATA_DB_URL", champion.settings.DATA_DB_URL)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", api_env["MLFLOW_TRACKING_URI"])
     monkeypatch.setenv("MODEL_NAME", api_env["MODEL_NAME"])
     monkeypatch.setenv("API_URL", api.url)
+    monkeypatch.setenv("API_KEY", TEST_KEY)
 
 
 def test_the_data_notebook_runs_against_the_real_database(services_env, tmp_path) -> None:

@@ -266,13 +266,15 @@ def test_predictions_are_logged_to_the_database(api, api_env) -> None:
     assert model_version == version and age == mine["age"] and 0 < probability < 1
 
 
-def test_admin_reload_needs_the_token(api) -> None:
+def test_admin_reload_takes_the_admin_token_as_the_admin_credential(api) -> None:
     from tests.api.conftest import ADMIN_TOKEN
 
-    with api.client() as client:
+    with api.client(credential=None) as client:
         assert client.post("/admin/reload").status_code == 401
         bad = client.post("/admin/reload", headers={"Authorization": "Bearer nope"})
         good = client.post("/admin/reload", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    with api.client() as client:  # the tests' key: predict + read, not admin
+        assert client.post("/admin/reload").status_code == 403
     assert bad.status_code == 401
     assert good.status_code == 200 and good.json()["result"] in ("unchanged", "swapped")
 

@@ -16,7 +16,8 @@ def test_new_champion_is_swapped_in_under_load_without_a_failed_request(
     start_api, api_env, registered
 ) -> None:
     with start_api(api_env) as server:
-        before = httpx.get(server.url + "/model").json()["version"]
+        with server.client() as client:
+            before = client.get("/model").json()["version"]
         stop = threading.Event()
         results: list[tuple[int, str | None]] = []
 

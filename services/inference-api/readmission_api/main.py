@@ -13,13 +13,16 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_fastapi_instrumentator import Instrumentator
+from starlette.concurrency import run_in_threadpool
 
-from readmission_api import drift
+from readmission_api import api_keys, drift
 from readmission_api.batching import MicroBatcher
 from readmission_api.inference_log import InferenceLog
 from readmission_api.model_store import ModelStore, NoModelError
+from readmission_api.ratelimit import RateLimiter
 from readmission_api.routes import admin, health, model, monitoring, predict, v2, vocabulary
 from readmission_api.settings import Settings
+from readmission_api.tokens import JwtVerifier
 
 log = logging.getLogger("readmission_api")
 
@@ -36,6 +39,20 @@ def _printable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_printable(v) for v in value]
     return value
+
+
+def _jwt_verifier(settings: Settings) -> JwtVerifier | None:
+    if not settings.AUTH_JWT_ISSUER:
+        return None
+    if not settings.AUTH_JWT_AUDIENCE:
+        raise ValueError("AUTH_JWT_ISSUER is set: AUTH_JWT_AUDIENCE must be set too")
+    return JwtVerifier(
+        settings.AUTH_JWT_ISSUER,
+        settings.AUTH_JWT_AUDIENCE,
+        settings.AUTH_JWKS_URL,
+        tuple(a.strip() for a in settings.AUTH_JWT_ALGORITHMS.split(",") if a.strip()),
+        settings.AUTH_JWT_SCOPE_PREFIX,
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -56,6 +73,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings.INFERENCE_LOG_FLUSH_SECONDS,
             )
             app.state.inference_log.start()
+        app.state.key_store = None
+        if settings.DATA_DB_URL:
+            app.state.key_store = api_keys.KeyStore(
+                settings.DATA_DB_URL, settings.API_KEY_CACHE_SECONDS
+            )
+            keys = settings.service_keys()
+            attempted = api_keys.register_in_background(app.state.key_store, keys)
+            await run_in_threadpool(attempted.wait, 10)  # their clients' first calls work
         app.state.batcher = MicroBatcher(settings.MICROBATCH_WINDOW_MS, settings.MICROBATCH_MAX)
         app.state.batcher.start()
         store.start_polling()
@@ -75,6 +100,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.jwt = _jwt_verifier(settings)
+    app.state.limiter = RateLimiter(settings.rate_limits())
+    if settings.ADMIN_TOKEN is None and not settings.AUTH_JWT_ISSUER:
+        log.warning("neither ADMIN_TOKEN nor AUTH_JWT_ISSUER is set: only API keys can call")
 
     @app.exception_handler(NoModelError)
     async def no_model(_: Request, exc: NoModelError) -> JSONResponse:

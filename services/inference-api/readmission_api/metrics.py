@@ -49,6 +49,21 @@ QUEUE_WAIT = Histogram(
     "Time a single-patient request waited for its micro-batch to be scored",
     buckets=(0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1),
 )
+REQUESTS_BY_CREDENTIAL = Counter(
+    "readmission_requests_by_credential_total",
+    "Authenticated requests by credential name (never its secret), kind and scope",
+    ["credential", "kind", "scope"],
+)
+RATE_LIMITED = Counter(
+    "readmission_rate_limited_total",
+    "Requests refused with 429 by credential and scope",
+    ["credential", "scope"],
+)
+AUTH_REFUSED = Counter(
+    "readmission_auth_refused_total",
+    "Requests refused: no credential (missing), unknown (invalid), without the scope (forbidden)",
+    ["reason"],
+)
 # Exported by readmission_api.drift's collector, computed when Prometheus scrapes.
 FEATURE_PSI = "readmission_feature_psi"  # {feature, model_version}; feature "probability" too
 DRIFT_ROWS = "readmission_drift_window_rows"  # {model_version}

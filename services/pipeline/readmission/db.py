@@ -145,12 +145,26 @@ retrain_requests = sa.Table(
     schema=SERVING_SCHEMA,
 )
 
+# The inference API's keys for machine clients: only a hash of each key is stored.
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("key_hash", sa.Text, nullable=False, unique=True),  # sha256 hex of the whole key
+    sa.Column("key_prefix", sa.Text, nullable=False),  # its first characters, to recognise it
+    sa.Column("scopes", sa.ARRAY(sa.Text), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_used_at", sa.DateTime(timezone=True)),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+    schema=SERVING_SCHEMA,
+)
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; ``postgresql://`` URLs use psycopg 3."""
+
+def make_engine(url: str, **options) -> Engine:
+    """An engine for ``url`` (``options``: create_engine's); postgresql:// URLs use psycopg 3."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return sa.create_engine(url, pool_pre_ping=True, future=True)
+    return sa.create_engine(url, pool_pre_ping=True, future=True, **options)
 
 
 def create_schema(engine: Engine, tables: list[sa.Table] | None = None) -> None:

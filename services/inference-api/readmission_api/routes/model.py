@@ -8,11 +8,15 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse
 from readmission import contract, profile
 
+from readmission_api import auth
+from readmission_api.auth import requires
 from readmission_api.deps import ModelDep, StoreDep
 from readmission_api.registry import NotFound, RegistryError
 from readmission_api.schemas import ModelInfo, ModelVersion, Problem
 
-router = APIRouter(prefix="/model", tags=["model"])
+router = APIRouter(
+    prefix="/model", tags=["model"], dependencies=[requires("read")], responses=auth.RESPONSES
+)
 
 
 @router.get("", response_model=ModelInfo, responses={503: {"model": Problem}})

@@ -7,10 +7,12 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from readmission import drift, monitor
 
+from readmission_api import auth
+from readmission_api.auth import requires
 from readmission_api.deps import LogDep, SettingsDep, StoreDep
 from readmission_api.schemas import Problem
 
-router = APIRouter(tags=["monitoring"])
+router = APIRouter(tags=["monitoring"], dependencies=[requires("read")], responses=auth.RESPONSES)
 
 
 @router.get("/monitoring", responses={503: {"model": Problem}})

@@ -10,7 +10,8 @@ import pandas as pd
 from fastapi import APIRouter, HTTPException, Query
 from readmission import contract, explain
 
-from readmission_api import metrics
+from readmission_api import auth, metrics
+from readmission_api.auth import requires
 from readmission_api.deps import BatcherDep, LogDep, ModelDep, SettingsDep
 from readmission_api.model_store import LoadedModel
 from readmission_api.schemas import (
@@ -26,7 +27,7 @@ from readmission_api.schemas import (
     patient_row,
 )
 
-router = APIRouter(tags=["predict"])
+router = APIRouter(tags=["predict"], dependencies=[requires("predict")], responses=auth.RESPONSES)
 ERRORS = {**BAD_BODY, 503: {"model": Problem, "description": "No model loaded yet"}}
 
 

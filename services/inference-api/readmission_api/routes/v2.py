@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from readmission import contract
 from readmission.contract import Kind
 
+from readmission_api import auth
+from readmission_api.auth import requires
 from readmission_api.deps import LogDep, ModelDep, SettingsDep, StoreDep
 from readmission_api.routes.predict import score
 from readmission_api.schemas import BAD_BODY, Patient, Problem, invalid, patient_row
@@ -81,7 +83,11 @@ def ready(store: StoreDep) -> JSONResponse:
     return JSONResponse({"ready": store.ready}, status_code=200 if store.ready else 503)
 
 
-@router.get("/models/{name}", responses={404: {"model": Problem}, 503: {"model": Problem}})
+@router.get(
+    "/models/{name}",
+    responses={**auth.RESPONSES, 404: {"model": Problem}, 503: {"model": Problem}},
+    dependencies=[requires("read")],
+)
 def metadata(name: str, model: ModelDep, settings: SettingsDep) -> dict[str, Any]:
     """Model metadata: versions, platform, input and output tensors."""
     _check_name(name, settings)
@@ -99,7 +105,11 @@ def metadata(name: str, model: ModelDep, settings: SettingsDep) -> dict[str, Any
     }
 
 
-@router.get("/models/{name}/ready", responses={404: {"model": Problem}})
+@router.get(
+    "/models/{name}/ready",
+    responses={**auth.RESPONSES, 404: {"model": Problem}},
+    dependencies=[requires("read")],
+)
 def model_ready(name: str, store: StoreDep, settings: SettingsDep) -> JSONResponse:
     _check_name(name, settings)
     return JSONResponse(
@@ -111,11 +121,13 @@ def model_ready(name: str, store: StoreDep, settings: SettingsDep) -> JSONRespon
     "/models/{name}/infer",
     response_model=InferenceResponse,
     responses={
+        **auth.RESPONSES,
         **BAD_BODY,
         404: {"model": Problem},
         413: {"model": Problem},
         503: {"model": Problem},
     },
+    dependencies=[requires("predict")],
 )
 def infer(
     name: str, body: InferenceRequest, model: ModelDep, log: LogDep, settings: SettingsDep

@@ -8,9 +8,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from readmission import vocabulary
 
+from readmission_api import auth
+from readmission_api.auth import requires
 from readmission_api.schemas import VocabularyEntry
 
-router = APIRouter(prefix="/vocabulary", tags=["vocabulary"])
+router = APIRouter(
+    prefix="/vocabulary",
+    tags=["vocabulary"],
+    dependencies=[requires("read")],
+    responses=auth.RESPONSES,
+)
 
 
 @router.get("/icd9", response_model=list[VocabularyEntry])
