@@ -136,8 +136,11 @@ logs: ## The last lines of every local service's log (one service: make logs SER
 clean-local: down ## Stop and wipe .local/ (all local data, with PostgreSQL's folder if linked outside)
 	home=$${MLOPS_HOME:-$(CURDIR)/.local}; rm -rf "$$(readlink -f "$$home/postgres")" "$$home"
 
-load-test: install ## Capacity finder against API_URL: users step up until p95 > SLO; reports/ + JSON
+load-test: install ## Capacity finder against API_URL with API_KEY (make up's: API_KEY_LOCUST); reports/ + JSON
 	mkdir -p reports
+	@test -n "$${API_KEY:-$$(sed -n 's/^API_KEY_LOCUST=//p' $${MLOPS_HOME:-$(CURDIR)/.local}/credentials.env 2>/dev/null)}" || \
+		{ echo "error: set API_KEY (a key with the predict and read scopes), or run make up first" >&2; exit 2; }
+	API_KEY=$${API_KEY:-$$(sed -n 's/^API_KEY_LOCUST=//p' $${MLOPS_HOME:-$(CURDIR)/.local}/credentials.env)} \
 	CAPACITY_REPORT=reports/capacity.json $(RUN)/locust \
 		-f services/locust/locustfile.py,services/locust/capacity.py \
 		--host $${API_URL:-http://127.0.0.1:8989} --headless --only-summary \

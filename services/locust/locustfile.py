@@ -1,4 +1,4 @@
-"""Load test of the inference API (HTTP only, at API_URL / --host).
+"""Load test of the inference API (HTTP only, at API_URL / --host, with the credential API_KEY).
 
 Mostly single predictions of real patients sampled from the data set (LOAD_TEST_DATA), some
 batches, some model reads — the mix a clinic front end would send. Run headless, bounded in
@@ -57,6 +57,9 @@ class Clinician(FastHttpUser):
 
     host = os.environ.get("API_URL", "http://127.0.0.1:8989")
     wait_time = between(0.05, 0.2)
+    # Locust's own service credential (predict + read): `make load-test` reads it from the
+    # credentials file (make up) or the chart's Secret; unset, every request is a 401.
+    default_headers = {"X-API-Key": os.environ.get("API_KEY", "")}
 
     def on_start(self) -> None:
         self.rng = random.Random()

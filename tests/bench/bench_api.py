@@ -15,6 +15,7 @@ import csv
 import json
 import os
 import platform
+import secrets
 import statistics
 import subprocess
 import sys
@@ -37,6 +38,9 @@ from tests.api.conftest import patients
 from tests.conftest import REPO
 
 LOCUSTFILE = Path(__file__).with_name("locust_bench.py")
+# Authentication on: the bench's own service credential (the API stores its hash at start).
+KEY = "rk_" + secrets.token_urlsafe(32)
+AUTH = {"X-API-Key": KEY}
 
 
 @contextmanager
@@ -91,7 +95,7 @@ def locust(user: str, url: str, payloads: Path, users: int, seconds: int, out: P
             "--loglevel",
             "WARNING",
         ],
-        env={**os.environ, "BENCH_PAYLOADS": str(payloads)},
+        env={**os.environ, "BENCH_PAYLOADS": str(payloads), "API_KEY": KEY},
         check=True,
         capture_output=True,
     )
@@ -110,7 +114,7 @@ def locust(user: str, url: str, payloads: Path, users: int, seconds: int, out: P
 
 
 def one_client_p50(url: str, path: str, bodies: list) -> float:
-    with httpx.Client(base_url=url, timeout=60) as client:
+    with httpx.Client(base_url=url, timeout=60, headers=AUTH) as client:
         times = []
         for body in bodies:
             started = time.perf_counter()
@@ -160,9 +164,18 @@ def run(a: argparse.Namespace) -> dict:
         uri = f"models:/{settings.MODEL_NAME}@champion"
         env = dict(os.environ)
         api_cmd = [sys.executable, "-m", "readmission_api"]
-        api_env = {**env, "PORT": "{port}", "HOST": "127.0.0.1"}
+        api_env = {
+            **env,
+            "PORT": "{port}",
+            "HOST": "127.0.0.1",
+            "SERVICE_KEYS": "bench:predict,read",
+            "API_KEY_BENCH": KEY,
+            # Every request takes a token from its credential's bucket; the bench's one
+            # credential is not capped (the limit is a policy: this measures the cost).
+            "RATE_LIMIT_PREDICT": "1000000",
+        }
         with serving(api_cmd, api_env, "/health/ready", folder / "api.log") as (url, proc):
-            path_info = httpx.get(url + "/model").json()
+            path_info = httpx.get(url + "/model", headers=AUTH).json()
             ours = measure(url, proc.pid, "OurApi", "/predict", lambda r: r, rows, folder, a)
         mlflow_cmd = [
             str(Path(sys.executable).parent / "mlflow"),
@@ -217,6 +230,9 @@ Python {platform.python_version()}). Champion: {result["model"]} as `make evalua
 (every batch, default tuning), served by the **{result["serving_path"]}** path. Both servers get
 the same real rows from the same Locust users, {result["users"]} clients without think time for
 {result["seconds"]} s after a warm-up; one process each, load generator on the same machine.
+Authentication on: every request to the project's API carries an API key (its hash looked up,
+the lookup reused for 0.5 s) and takes a token of its credential's rate limit (set above the
+load here: the limit is a policy, the bench measures the cost).
 
 | | the project's API | `mlflow models serve`, same model |
 |---|---|---|

@@ -19,6 +19,7 @@ ROWS = json.loads(Path(os.environ["BENCH_PAYLOADS"]).read_text())
 
 class OurApi(FastHttpUser):
     wait_time = constant(0)
+    default_headers = {"X-API-Key": os.environ.get("API_KEY", "")}  # authentication on
 
     @task
     def predict(self) -> None:

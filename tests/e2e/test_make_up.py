@@ -204,9 +204,12 @@ def test_make_up_survives_killed_services_and_make_down_leaves_nothing(stack_env
     assert served_line, up[-1500:]
     version = wait_for(champion, 900, "the first champion", interval=5)
     api = f"http://127.0.0.1:{env['API_PORT']}"
+    key = {"X-API-Key": credentials(Path(env["CHECKOUT"]) / ".local")["API_KEY_UI"]}
 
     def prediction():
-        answer = httpx.post(f"{api}/predict", json=contract.default_patient(), timeout=30)
+        answer = httpx.post(
+            f"{api}/predict", json=contract.default_patient(), headers=key, timeout=30
+        )
         return answer.json() if answer.status_code == 200 else None
 
     predicted = wait_for(prediction, 120, "a prediction from the API", interval=1)
@@ -216,6 +219,9 @@ def test_make_up_survives_killed_services_and_make_down_leaves_nothing(stack_env
         f"were up (make up's own line); a prediction {served:.0f}s after make up started"
     )
     assert predicted["model"]["name"] == "diabetes-readmission"
+    # The API authenticates here too: the generated client key works, no key is a 401.
+    stranger = httpx.post(f"{api}/predict", json=contract.default_patient(), timeout=30)
+    assert stranger.status_code == 401, stranger.text
     assert 0 < predicted["probability"] < 1
 
     # While the pipeline works through its batches: kill, one after another.

@@ -3,10 +3,24 @@
 import pytest
 from readmission import stages
 
-from tests.api.conftest import api, api_env, patients, registered, start_api  # noqa: F401
+from tests.api.conftest import (  # noqa: F401
+    TEST_KEY,
+    api,
+    api_env,
+    idp,
+    patients,
+    registered,
+    start_api,
+)
 from tests.conftest import REPO, make_settings
 
 APP = REPO / "services" / "streamlit" / "readmission_ui" / "app.py"
+
+
+@pytest.fixture(autouse=True)
+def app_credential(monkeypatch) -> None:
+    """The app's own service credential, as make up and the chart give it (API_KEY)."""
+    monkeypatch.setenv("API_KEY", TEST_KEY)
 
 
 @pytest.fixture(scope="session")

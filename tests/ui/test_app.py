@@ -215,3 +215,20 @@ def test_api_without_a_model_says_not_ready(start_api, api_env, monkeypatch) -> 
         at.run()
     assert not at.exception
     assert "not ready" in at.error[0].value and "none-yet@champion" in at.error[0].value
+
+
+def test_a_refused_credential_is_said_plainly(api, monkeypatch) -> None:
+    monkeypatch.setenv("API_URL", api.url)
+    monkeypatch.setenv("API_KEY", "rk_not-a-key")
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert not at.exception
+    assert "refused this app's credential (401" in at.error[0].value, at.error[0].value
+
+
+def test_with_login_on_nothing_but_sign_in_is_shown_to_a_stranger(api, monkeypatch) -> None:
+    monkeypatch.setenv("API_URL", api.url)
+    monkeypatch.setenv("UI_LOGIN", "true")
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert not at.exception
+    assert [b.label for b in at.button] == ["Sign in"]
+    assert not at.tabs and not at.number_input  # no patient form, no model page

@@ -79,10 +79,11 @@ def tail(log: Path | None, lines: int = 25) -> str:
     return f"\n--- last lines of {log} ---\n" + "\n".join(found)
 
 
-def http_json(url: str):
+def http_json(url: str, headers: dict[str, str] | None = None):
     """The JSON ``url`` answers with 2xx ({} when it is not JSON), or None."""
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        request = urllib.request.Request(url, headers=headers or {})
+        with urllib.request.urlopen(request, timeout=2) as response:
             body = response.read()
     except OSError:  # refused, timed out, or an HTTP error status
         return None
@@ -92,9 +93,9 @@ def http_json(url: str):
         return {}
 
 
-def http_ok(url: str) -> bool:
+def http_ok(url: str, headers: dict[str, str] | None = None) -> bool:
     """Whether ``url`` answers 2xx."""
-    return http_json(url) is not None
+    return http_json(url, headers) is not None
 
 
 def proc_stat(pid: int | str) -> list[str]:

@@ -138,6 +138,9 @@ def _generated() -> dict[str, Callable[[], str]]:
         "AIRFLOW_JWT_SECRET": token(32),
         "AIRFLOW_API_SECRET_KEY": token(32),
         "API_ADMIN_TOKEN": token(24),
+        "API_KEY_UI": lambda: "rk_" + secrets.token_urlsafe(32),
+        "API_KEY_LOCUST": lambda: "rk_" + secrets.token_urlsafe(32),
+        "API_KEY_JUPYTER": lambda: "rk_" + secrets.token_urlsafe(32),
         "JUPYTER_TOKEN": token(24),
     }
 

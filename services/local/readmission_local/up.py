@@ -26,8 +26,8 @@ DATABASES = ("airflow", "mlflow", "readmission")
 LIVE = ("RUNNING", "STARTING", "BACKOFF")  # supervisord states of a service it looks after
 FIRST_CHAMPION_WAIT = 300.0  # seconds `make up` waits to say the first champion is served
 URLS = """
-  Streamlit app   http://127.0.0.1:{STREAMLIT_PORT}
-  API docs        http://127.0.0.1:{API_PORT}/docs
+  Streamlit app   http://127.0.0.1:{STREAMLIT_PORT}   (no sign-in: this machine only)
+  API docs        http://127.0.0.1:{API_PORT}/docs   (key API_KEY_UI: {home}/credentials.env)
   MLflow UI       http://127.0.0.1:{MLFLOW_PORT}
   Airflow UI      http://127.0.0.1:{AIRFLOW_PORT}   (admin; password: {home}/credentials.env)
   Prometheus      http://127.0.0.1:{PROMETHEUS_PORT}   (when installed)
@@ -101,16 +101,16 @@ def up(home: Path) -> None:
     say(f"up in {time.monotonic() - started:.0f}s: the pipeline now runs by itself (a batch a "
         "minute)")  # fmt: skip
     print(URLS.format_map(found))
-    first_champion(f"http://127.0.0.1:{found['API_PORT']}/model")
+    first_champion(f"http://127.0.0.1:{found['API_PORT']}/model", found["API_KEY_UI"])
 
 
-def first_champion(url: str, timeout: float = FIRST_CHAMPION_WAIT) -> None:
+def first_champion(url: str, key: str, timeout: float = FIRST_CHAMPION_WAIT) -> None:
     """One line once the API serves a champion (at once after a restart), or after
     ``timeout`` why not yet. Ctrl-C stops the wait only: the services keep running."""
     say("waiting for the API to serve a champion (Ctrl-C stops the wait, not the services)")
-    started = time.monotonic()
+    started, auth = time.monotonic(), {"X-API-Key": key}
     try:
-        process.wait_until(lambda: process.http_ok(url), timeout, "a champion")
+        process.wait_until(lambda: process.http_ok(url, auth), timeout, "a champion")
     except ServiceError:
         say(f"no champion served yet after {timeout:.0f}s: the pipeline is still at work "
             "(make status; make logs SERVICE=airflow-scheduler)")  # fmt: skip
@@ -118,7 +118,7 @@ def first_champion(url: str, timeout: float = FIRST_CHAMPION_WAIT) -> None:
     except KeyboardInterrupt:
         say("stopped waiting; the services keep running (make status)")
         return
-    served = process.http_json(url) or {}
+    served = process.http_json(url, auth) or {}
     say(f"champion served: {served.get('name')} version {served.get('version')}, "
         f"{time.monotonic() - started:.0f}s after the services were up")  # fmt: skip
 

@@ -14,14 +14,15 @@ import pandas as pd
 import streamlit as st
 from readmission import contract
 
-from readmission_ui import batch, diagnosis
+from readmission_ui import batch, diagnosis, login
 from readmission_ui.client import ApiClient, ApiError
 from readmission_ui.form import patient_form
 from readmission_ui.model_page import model_page
 from readmission_ui.monitoring_page import monitoring_page
 
 st.set_page_config(page_title="Readmission risk", page_icon="🏥", layout="wide")
-client = ApiClient(os.environ.get("API_URL", "http://127.0.0.1:8989"))
+login.gate()
+client = ApiClient(os.environ.get("API_URL", "http://127.0.0.1:8989"), os.environ.get("API_KEY"))
 TOP = 12  # inputs in the explanation chart
 
 

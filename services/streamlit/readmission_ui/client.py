@@ -23,11 +23,12 @@ class InvalidInput(ApiError):
 
 
 class ApiClient:
-    """Thin wrapper over the API's routes."""
+    """Thin wrapper over the API's routes, calling with the app's own credential (API_KEY)."""
 
-    def __init__(self, base_url: str, timeout: float = 60):
+    def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 60):
         self.base_url = base_url.rstrip("/")
-        self.http = httpx.Client(base_url=self.base_url, timeout=timeout)
+        headers = {"X-API-Key": api_key} if api_key else {}
+        self.http = httpx.Client(base_url=self.base_url, timeout=timeout, headers=headers)
 
     def _call(self, method: str, path: str, **kwargs) -> Any:
         return self._send(method, path, **kwargs).json()
@@ -43,6 +44,16 @@ class ApiClient:
             detail = response.json().get("detail")
             raise InvalidInput(
                 detail if isinstance(detail, list) else [{"loc": ["body"], "msg": str(detail)}]
+            )
+        if response.status_code in (401, 403):
+            raise ApiError(
+                f"The inference API refused this app's credential ({response.status_code}: "
+                f"{response.json().get('detail')}). Check API_KEY."
+            )
+        if response.status_code == 429:
+            raise ApiError(
+                "The inference API is limiting this app's requests: try again in "
+                f"{response.headers.get('Retry-After', 'a few')} s."
             )
         if response.status_code == 503:
             raise ApiError(

@@ -35,14 +35,16 @@ def group(code: str | None) -> str:
 
 
 @st.cache_data(ttl=3600, show_spinner=False)
-def _search(base_url: str, query: str) -> list[dict[str, Any]]:
-    return ApiClient(base_url).search_icd9(query, OPTIONS)
+def _search(_client: ApiClient, base_url: str, query: str) -> list[dict[str, Any]]:
+    return _client.search_icd9(query, OPTIONS)
 
 
 def _options(client: ApiClient, query: str, current: str | None) -> list[str]:
     """Codes matching ``query`` (or around the current code), by chapter, current one kept."""
     try:
-        hits = _search(client.base_url, query or (current or "")) if (query or current) else []
+        hits = (
+            _search(client, client.base_url, query or (current or "")) if (query or current) else []
+        )
     except ApiError as exc:
         st.caption(f"search unavailable: {exc}")
         hits = []
