@@ -34,6 +34,10 @@ them), else freshly generated ones. Returns a YAML dict of plain-text values.
 {{- range $key := list "postgres-password" "airflow-db-password" "mlflow-db-password" "data-db-password" "s3-secret-key" "api-admin-token" "grafana-admin-password" "airflow-admin-password" "jupyter-token" }}
 {{- $_ := set $out $key (get $existing $key | b64dec | default (randAlphaNum 32)) }}
 {{- end }}
+{{- range $client := list "ui" "locust" "jupyter" "helm-test" }}
+{{- $key := printf "api-key-%s" $client }}
+{{- $_ := set $out $key (get $existing $key | b64dec | default (printf "rk_%s" (randAlphaNum 43))) }}
+{{- end }}
 {{- $_ := set $out "s3-access-key" (get $existing "s3-access-key" | b64dec | default (printf "mlops-%s" (randAlphaNum 12 | lower))) }}
 {{- $_ := set $out "grafana-admin-user" "admin" }}
 {{- toYaml $out }}

@@ -27,3 +27,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/component: ui
 app.kubernetes.io/part-of: mlops-platform
 {{- end }}
+
+{{/* The Secret holding the app's API key: existingSecret, else the umbrella's credentials. */}}
+{{- define "streamlit.secretName" -}}
+{{- .Values.existingSecret | default (.Values.global).credentialsSecret | default "mlops-credentials" }}
+{{- end }}
