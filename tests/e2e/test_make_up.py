@@ -18,6 +18,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -222,6 +223,13 @@ def test_make_up_survives_killed_services_and_make_down_leaves_nothing(stack_env
     # The API authenticates here too: the generated client key works, no key is a 401.
     stranger = httpx.post(f"{api}/predict", json=contract.default_patient(), timeout=30)
     assert stranger.status_code == 401, stranger.text
+    # Patient values never reach a service's log: sentinels, scored and refused (searched at
+    # the end, in every service's and task's log).
+    sentinel = f"Zq{uuid.uuid4().hex[:10]}"
+    marked = {**contract.default_patient(), "payer_code": sentinel, "medical_specialty": sentinel}
+    scored = httpx.post(f"{api}/predict", json=marked, headers=key, timeout=30)
+    refused = httpx.post(f"{api}/predict", json={**marked, "age": sentinel}, headers=key)
+    assert (scored.status_code, refused.status_code) == (200, 422), scored.text
     assert 0 < predicted["probability"] < 1
 
     # While the pipeline works through its batches: kill, one after another.
@@ -267,6 +275,12 @@ def test_make_up_survives_killed_services_and_make_down_leaves_nothing(stack_env
     assert "0 quarantined" in status
     rows_before, distinct_before, batches_before, counted = rows(env)
     assert rows_before == distinct_before == counted > 0
+
+    local = Path(env["CHECKOUT"]) / ".local"
+    logs = [*(local / "logs").rglob("*"), *(local / "airflow" / "logs").rglob("*")]
+    searched = [p for p in logs if p.is_file()]
+    assert len(searched) >= 8, searched  # every service's log, and the tasks' logs
+    assert not [p.name for p in searched if sentinel in p.read_text(errors="replace")]
 
     session = supervisor.session()
     make("down", env)
