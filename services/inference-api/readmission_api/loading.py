@@ -19,9 +19,12 @@ import yaml
 from sklearn.pipeline import Pipeline
 
 # Where the types a logged pipeline needs may come from (sklearn, LightGBM, their numerics, and
-# the stdlib callables of readmission.clinical's lookups). Anything else is refused.
+# the stdlib callables of readmission.clinical's lookups: functools.partial over numpy functions
+# now, operator.methodcaller in models logged before 2026-12). Anything else is refused; what a
+# partial wraps is checked by skops like any other object.
 T = TypeVar("T")
 TRUSTED_MODULES = ("sklearn.", "lightgbm.", "numpy.", "scipy.", "operator.", "collections.")
+TRUSTED_TYPES = ("functools.partial",)
 
 
 class ModelFormatError(RuntimeError):
@@ -46,7 +49,7 @@ def load_pipeline(folder: Path) -> Pipeline:
             f"serialized as {flavor.get('serialization_format')!r}: the API loads skops only"
         )
     trusted = list(flavor.get("skops_trusted_types") or [])
-    foreign = [t for t in trusted if not t.startswith(TRUSTED_MODULES)]
+    foreign = [t for t in trusted if not t.startswith(TRUSTED_MODULES) and t not in TRUSTED_TYPES]
     if foreign:
         raise ModelFormatError(f"the model asks to trust types of other libraries: {foreign}")
     pipeline = skops.io.load(folder / flavor["pickled_model"], trusted=trusted)
