@@ -11,6 +11,7 @@ import uuid
 import httpx
 import sqlalchemy as sa
 from readmission import contract, db
+from readmission_local.process import free_port
 
 from tests.api.conftest import ADMIN_TOKEN, TEST_KEY, patients
 
@@ -176,8 +177,8 @@ def test_keys_are_stored_hashed_and_a_revoked_one_is_refused_within_a_second(
 
 
 def test_the_keys_cli_creates_lists_and_revokes(api, api_env) -> None:
-    def cli(*args: str) -> subprocess.CompletedProcess:
-        env = {"DATA_DB_URL": api_env["DATA_DB_URL"], "PATH": "/usr/bin:/bin"}
+    def cli(*args: str, url: str = api_env["DATA_DB_URL"]) -> subprocess.CompletedProcess:
+        env = {"DATA_DB_URL": url, "PATH": "/usr/bin:/bin"}
         return subprocess.run(
             [sys.executable, "-m", "readmission_api", "keys", *args],
             env=env,
@@ -200,6 +201,9 @@ def test_the_keys_cli_creates_lists_and_revokes(api, api_env) -> None:
         assert client.get("/model").status_code == 401
     wrong = cli("create", "x", "--scopes", "everything")
     assert wrong.returncode == 2 and "scopes must be among predict, read, admin" in wrong.stderr
+    down = cli("list", url=f"postgresql://nobody@127.0.0.1:{free_port()}/none")
+    assert down.returncode == 1 and "key store (DATA_DB_URL) is unreachable" in down.stderr
+    assert "Traceback" not in down.stderr
 
 
 def test_past_the_rate_limit_429_with_retry_after_and_others_are_not_slowed(api, idp) -> None:

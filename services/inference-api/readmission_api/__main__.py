@@ -4,14 +4,17 @@ import argparse
 import logging
 import sys
 
-import uvicorn
+import sqlalchemy
 
 from readmission_api import api_keys
-from readmission_api.main import create_app
 from readmission_api.settings import Settings
 
 
 def serve() -> None:
+    import uvicorn  # here: the keys CLI needs neither the server nor the app
+
+    from readmission_api.main import create_app
+
     settings = Settings()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -58,6 +61,11 @@ def keys(argv: list[str]) -> int:
     except api_keys.KeyRequestError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        print(
+            f"error: the key store (DATA_DB_URL) is unreachable: {exc.orig or exc}", file=sys.stderr
+        )
+        return 1
     return 0
 
 
