@@ -1,15 +1,17 @@
 """API keys for machine clients: named, scoped, revocable, stored as a SHA-256 hash only.
 
 A key is ``rk_`` and 43 random URL-safe characters (256 bits): a fast hash is enough for a
-secret of that entropy (as GitHub's tokens), so each lookup is one indexed query. Lookups are
-cached for ``cache_seconds`` (default 0.5 s): a revoked key is refused within that time on
-every replica, and ``last_used_at`` is written at most that often per key and replica.
+secret of that entropy (as GitHub's tokens), so each lookup is one indexed query. A lookup is
+fresh for ``cache_seconds`` (0.5 s) and may serve up to twice that while one refresh runs
+(auth.py): a revoked key is refused within a second on every replica, and ``last_used_at`` is
+written about once per ``cache_seconds`` per key and replica.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 import secrets
 import threading
@@ -75,17 +77,14 @@ class KeyStore:
             db.create_schema(self.engine, tables=[db.api_keys])
             self._ready = True
 
-    def cached(self, key: str) -> tuple[bool, KeyRecord | None]:
-        """(found in the cache and fresh, the record or None for an unknown key)."""
-        hit = self._cache.get(digest(key))
-        if hit is None or time.monotonic() - hit[0] > self.cache_seconds:
-            return False, None
-        return True, hit[1]
+    def peek(self, hashed: str) -> tuple[float, KeyRecord | None]:
+        """(seconds since the key of this hash was looked up — inf if never —, the answer)."""
+        hit = self._cache.get(hashed)
+        return (math.inf, None) if hit is None else (time.monotonic() - hit[0], hit[1])
 
-    def lookup(self, key: str) -> KeyRecord | None:
+    def lookup(self, hashed: str) -> KeyRecord | None:
         """The live key's record (its last use stamped), or None; blocking: call off the loop.
         With the database down, a key known to be live before is still taken."""
-        hashed = digest(key)
         try:
             record = self._stamp(hashed)
         except sa.exc.SQLAlchemyError:

@@ -10,6 +10,8 @@ the OpenAPI document lists it under each operation's ``security`` (so "Authorize
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import math
 import secrets
 from dataclasses import dataclass
@@ -81,15 +83,33 @@ async def identify(request: Request, secret: str, presented_as_key: bool) -> Pri
 async def _key(store: api_keys.KeyStore | None, key: str) -> Principal:
     if store is None:
         raise _refuse(401, "unknown API key (no key store: DATA_DB_URL is unset)", "invalid")
-    fresh, record = store.cached(key)
-    if not fresh:
-        try:
-            record = await run_in_threadpool(store.lookup, key)
-        except Exception:  # the database is down: not the client's fault
-            raise HTTPException(503, "the key store is unavailable", {"Retry-After": "5"}) from None
+    hashed = api_keys.digest(key)
+    age, record = store.peek(hashed)
+    if age >= store.cache_seconds:  # one lookup per key at a time, however many requests wait
+        lookup = _LOOKUPS.get(hashed)
+        if lookup is None:
+            lookup = asyncio.ensure_future(run_in_threadpool(store.lookup, hashed))
+            _LOOKUPS[hashed] = lookup
+            lookup.add_done_callback(functools.partial(_looked_up, hashed))
+        if age >= 2 * store.cache_seconds:  # else the last answer serves while it refreshes
+            try:
+                record = await asyncio.shield(lookup)
+            except Exception:  # the database is down: not the client's fault
+                raise HTTPException(
+                    503, "the key store is unavailable", {"Retry-After": "5"}
+                ) from None
     if record is None:
         raise _refuse(401, "unknown or revoked API key", "invalid")
     return Principal(record.name, "key", frozenset(record.scopes))
+
+
+_LOOKUPS: dict[str, asyncio.Future] = {}  # key hash → its lookup in flight (event loop only)
+
+
+def _looked_up(hashed: str, done: asyncio.Future) -> None:
+    _LOOKUPS.pop(hashed, None)
+    if not done.cancelled():
+        done.exception()  # retrieved: a refresh nobody awaited fails quietly (the next one retries)
 
 
 async def authorize(

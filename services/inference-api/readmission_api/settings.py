@@ -51,7 +51,11 @@ class Settings(BaseSettings):
         "spaces; each key's value from the env var API_KEY_<NAME> (upper case, - as _)",
     )
     API_KEY_CACHE_SECONDS: float = Field(
-        0.5, ge=0, le=1, description="How long a key lookup is reused: a revoked key's grace"
+        0.5,
+        ge=0,
+        le=0.5,
+        description="A key lookup is fresh this long (served at most twice "
+        "this long while it refreshes): a revoked key is refused within 2x",
     )
     RATE_LIMIT_PREDICT: float = Field(
         1000, ge=0, description="Requests/s per credential on predict routes (0: no limit)"
