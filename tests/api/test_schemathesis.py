@@ -42,8 +42,11 @@ def test_schemathesis_finds_no_server_error_and_no_schema_break(api, tmp_path: P
             "60",
             "--seed",
             "20261126",
+            # One worker: with two threads, CPython 3.11.7 (this machine's) may fail hypothesis
+            # with "SystemError: AST constructor recursion depth mismatch" (gh-106905, fixed in
+            # 3.11.8), seen once in a full run.
             "--workers",
-            "2",
+            "1",
             "--request-timeout",
             "60",
             "--report",
