@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.server
 import json
 import os
-import secrets
 import subprocess
 import sys
 import threading
@@ -25,11 +24,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from mlflow import MlflowClient
 from readmission import contract, stages
 from readmission.settings import DEFAULT_SOURCE
+from readmission_api import api_keys
 from readmission_local.process import free_port, wait_until
 
 ADMIN_TOKEN = "test-admin-token-" + uuid.uuid4().hex
 # The tests' service credential (predict + read), registered by every API the tests start.
-TEST_KEY = "rk_" + secrets.token_urlsafe(32)
+TEST_KEY = api_keys.new_key()
 
 
 @dataclass

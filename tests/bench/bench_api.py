@@ -15,7 +15,6 @@ import csv
 import json
 import os
 import platform
-import secrets
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,7 @@ import pandas as pd
 import psutil
 from readmission import model, stages
 from readmission.settings import Settings
+from readmission_api import api_keys
 from readmission_local.process import free_port, http_ok, wait_until
 from readmission_local.stack import client_env, throwaway
 
@@ -39,7 +39,7 @@ from tests.conftest import REPO
 
 LOCUSTFILE = Path(__file__).with_name("locust_bench.py")
 # Authentication on: the bench's own service credential (the API stores its hash at start).
-KEY = "rk_" + secrets.token_urlsafe(32)
+KEY = api_keys.new_key()
 AUTH = {"X-API-Key": KEY}
 
 

@@ -128,6 +128,11 @@ def _generated() -> dict[str, Callable[[], str]]:
     def token(n: int) -> Callable[[], str]:
         return lambda: secrets.token_urlsafe(n)
 
+    def api_key() -> str:  # the API's own format (stored hashed by the API at start)
+        from readmission_api.api_keys import new_key
+
+        return new_key()
+
     return {
         "POSTGRES_PASSWORD": token(24),
         "S3_ACCESS_KEY": lambda: "mlops-" + secrets.token_hex(6),
@@ -138,9 +143,9 @@ def _generated() -> dict[str, Callable[[], str]]:
         "AIRFLOW_JWT_SECRET": token(32),
         "AIRFLOW_API_SECRET_KEY": token(32),
         "API_ADMIN_TOKEN": token(24),
-        "API_KEY_UI": lambda: "rk_" + secrets.token_urlsafe(32),
-        "API_KEY_LOCUST": lambda: "rk_" + secrets.token_urlsafe(32),
-        "API_KEY_JUPYTER": lambda: "rk_" + secrets.token_urlsafe(32),
+        "API_KEY_UI": api_key,
+        "API_KEY_LOCUST": api_key,
+        "API_KEY_JUPYTER": api_key,
         "JUPYTER_TOKEN": token(24),
     }
 
