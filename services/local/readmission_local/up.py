@@ -16,7 +16,7 @@ from pathlib import Path
 
 from readmission.settings import REPO_ROOT
 
-from readmission_local import airflow_api, process, services, status
+from readmission_local import process, services, status
 from readmission_local.postgres import LocalPostgres, reachable_root
 from readmission_local.process import ServiceError
 from readmission_local.services import Service
@@ -101,23 +101,7 @@ def up(home: Path) -> None:
     say(f"up in {time.monotonic() - started:.0f}s: the pipeline now runs by itself (a batch a "
         "minute)")  # fmt: skip
     print(URLS.format_map(found))
-    model, key = f"http://127.0.0.1:{found['API_PORT']}/model", found["API_KEY_UI"]
-    if not process.http_ok(model, {"X-API-Key": key}):
-        first_batch_now(found)
-    first_champion(model, key)
-
-
-def first_batch_now(found: dict[str, str]) -> None:
-    """No champion yet: the first batch is ingested now, not at the schedule's next tick (up
-    to a minute later); the scheduled runs go on as before."""
-    base = f"http://127.0.0.1:{found['AIRFLOW_PORT']}"
-    user, password = found["AIRFLOW_ADMIN_USER"], found["AIRFLOW_ADMIN_PASSWORD"]
-    try:
-        run = airflow_api.trigger(base, user, password, "diabetes_ingest")
-    except (OSError, ValueError, KeyError) as exc:
-        say(f"the first batch starts at the schedule's next tick ({exc})")
-        return
-    say(f"first batch started now (Airflow run {run}), not at the schedule's next tick")
+    first_champion(f"http://127.0.0.1:{found['API_PORT']}/model", found["API_KEY_UI"])
 
 
 def first_champion(url: str, key: str, timeout: float = FIRST_CHAMPION_WAIT) -> None:
