@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -250,3 +251,20 @@ def test_no_log_line_carries_a_patients_values(api, registered) -> None:
     text = api.log.read_text()
     assert "POST /predict" in text  # the access log is on: the search is not vacuous
     assert sentinel not in text
+
+
+def test_creating_one_name_at_once_gives_one_key_and_clear_conflicts(api, idp) -> None:
+    name = f"race-{uuid.uuid4().hex[:6]}"
+    codes: list[int] = []
+
+    def create() -> None:
+        with api.client(credential=None) as client:
+            body = {"name": name, "scopes": ["read"]}
+            codes.append(client.post("/admin/keys", json=body, headers=admin(idp)).status_code)
+
+    threads = [threading.Thread(target=create) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes) == [201, 409, 409, 409], codes

@@ -124,6 +124,7 @@ class KeyStore:
         scopes, key = check_scopes(scopes), key or new_key()
         table = db.api_keys
         with self.engine.begin() as conn:
+            db.advisory_lock(conn, db.KEYS_LOCK)  # two creates of one name: the second is told
             live = conn.execute(
                 sa.select(table.c.name).where(table.c.name == name, table.c.revoked_at.is_(None))
             ).first()
@@ -139,7 +140,7 @@ class KeyStore:
         self._ensure()
         scopes, table = check_scopes(scopes), db.api_keys
         with self.engine.begin() as conn:
-            db.advisory_lock(conn, db.SCHEMA_LOCK)
+            db.advisory_lock(conn, db.KEYS_LOCK)
             row = conn.execute(sa.select(table).where(table.c.name == name)).first()
             if row and row.key_hash == digest(key) and tuple(row.scopes) == scopes:
                 return False

@@ -38,6 +38,10 @@ RESPONSES: dict[int | str, dict] = {
     401: {"model": Problem, "description": "No credential, or an unknown, revoked or expired one"},
     403: {"model": Problem, "description": "The credential lacks the route's scope"},
     429: {"model": Problem, "description": "The credential's rate limit; see Retry-After"},
+    503: {
+        "model": Problem,
+        "description": "Not ready, or the key store or identity provider is down",
+    },
 }
 MISSING = (
     "authentication required: send 'Authorization: Bearer <access token or API key>' "
@@ -133,7 +137,7 @@ async def authorize(
             )
     scope = required.scopes[0]
     metrics.REQUESTS_BY_CREDENTIAL.labels(principal.name, principal.kind, scope).inc()
-    wait = request.app.state.limiter.take(principal.name, scope)
+    wait = request.app.state.limiter.take(f"{principal.kind}:{principal.name}", scope)
     if wait is not None:
         metrics.RATE_LIMITED.labels(principal.name, scope).inc()
         rate = request.app.state.limiter.rates[scope]

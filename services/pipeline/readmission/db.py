@@ -18,6 +18,7 @@ SPLITS = ("train", "val", "test")
 # Keys of the transaction-scoped advisory locks that serialise each stage.
 SCHEMA_LOCK, INGEST_LOCK, CLEAN_LOCK = 7_301_001, 7_301_002, 7_301_003
 PROMOTE_LOCK = 7_301_004
+KEYS_LOCK = 7_301_005  # the inference API's key table: one create or registration at a time
 # A raw batch is loaded, then either cleaned or quarantined (with the rules it broke).
 LOADED, CLEANED, QUARANTINED = "loaded", "cleaned", "quarantined"
 BATCH_STATES = (LOADED, CLEANED, QUARANTINED)
