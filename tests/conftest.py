@@ -32,10 +32,6 @@ REPO = Path(__file__).resolve().parents[1]
 # worker, so each fixture is built once and not once per worker; elsewhere, one unit a module.
 SHARED_DATA = ("loaded_template", "cleaned_template", "champion")
 SHARED_DATA_DIRS = ("api", "data", "model", "ui")
-# Whole-system tests run with that unit rather than beside it: the other worker's share (the
-# make up and DAG runs, charts, unit tests) is as long without them (measured per worker with
-# `make test PYTEST_ARGS="-v --durations=0"`: 720 s shared, 1,000 s the rest, before).
-WITH_SHARED_DATA = ("tests/e2e/test_evaluate.py",)
 
 
 def folder(nodeid: str) -> str:
@@ -51,9 +47,8 @@ def pytest_xdist_make_scheduler(config, log):
 
     class SharedDataScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::")[0]
-            shared = folder(nodeid) in SHARED_DATA_DIRS or module in WITH_SHARED_DATA
-            return "shared-data" if shared else module
+            where = folder(nodeid)
+            return "shared-data" if where in SHARED_DATA_DIRS else nodeid.split("::")[0]
 
     return SharedDataScheduling(config, log)
 
