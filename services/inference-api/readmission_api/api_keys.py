@@ -25,6 +25,7 @@ from readmission import db
 
 log = logging.getLogger(__name__)
 PREFIX = "rk_"
+NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"  # a key's name (the admin route's body checks it too)
 Scope = Literal["predict", "read", "admin"]
 SCOPES: tuple[str, ...] = get_args(Scope)
 
@@ -174,7 +175,7 @@ class KeyStore:
 
 
 def _row(name: str, key: str, scopes: tuple[str, ...]) -> dict:
-    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
+    if not re.match(NAME_PATTERN, name):
         raise KeyRequestError("a key's name is 1-64 letters, digits, '-' or '_'")
     return {
         "name": name,

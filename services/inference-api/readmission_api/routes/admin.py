@@ -22,7 +22,7 @@ router = APIRouter(
 
 
 class NewKey(BaseModel):
-    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", examples=["batch-scoring"])
+    name: str = Field(pattern=api_keys.NAME_PATTERN, examples=["batch-scoring"])
     scopes: list[api_keys.Scope] = Field(min_length=1, examples=[["predict"]])
 
 
@@ -70,17 +70,7 @@ async def create_key(request: Request, body: NewKey) -> CreatedKey:
 async def list_keys(request: Request) -> list[KeyInfo]:
     """Every key (live and revoked): names, scopes, when last used; never a key or its hash."""
     records = await run_in_threadpool(_store(request).list)
-    return [
-        KeyInfo(
-            name=r.name,
-            scopes=list(r.scopes),
-            prefix=r.prefix,
-            created_at=r.created_at,
-            last_used_at=r.last_used_at,
-            revoked_at=r.revoked_at,
-        )
-        for r in records
-    ]
+    return [KeyInfo.model_validate(r, from_attributes=True) for r in records]
 
 
 @router.delete("/keys/{name}", responses={404: {"model": Problem}})
