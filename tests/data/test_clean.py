@@ -172,3 +172,18 @@ def test_a_database_from_the_first_release_is_upgraded_in_place(data_db: str) ->
         "SELECT string_agg(batch_id || ':' || status, ',' ORDER BY batch_id) FROM raw_data.batches",
     )
     assert states == "1:cleaned,2:loaded"
+
+
+def test_the_clean_table_read_in_chunks_equals_one_read(postgres, cleaned_template) -> None:
+    """Training streams the clean table (``db.read_table``): the same frame, dtypes included,
+    as reading it at once, in many chunks."""
+    import pandas as pd
+    import sqlalchemy as sa
+
+    engine = db.make_engine(postgres.url(cleaned_template))
+    with engine.connect() as conn:
+        whole = pd.read_sql(sa.select(db.diabetes_clean), conn)
+        chunked = db.read_table(conn, db.diabetes_clean, chunk_rows=7_000)
+    assert len(whole) > 7_000 * 10  # many chunks
+    pd.testing.assert_frame_equal(chunked, whole)
+    assert chunked["diag_1"].dtype == "str" and chunked["patient_nbr"].dtype == "int64"

@@ -135,6 +135,27 @@ def _trials(
     return [trial for trial, _ in results], configs, [p for _, p in results], encoded
 
 
+def _choose(
+    family: str,
+    space: list[dict[str, Any]],
+    data: Dataset,
+    seed: int,
+    feature_sets: tuple[str, ...],
+    threads: int | None,
+) -> tuple[list[dict[str, Any]], str, dict[str, Any], calibration.Choice]:
+    """The trials, and the feature set, configuration and calibration they chose on val. The
+    trials' models and encoded rows are released on return, before the refit needs the room."""
+    trials, configs, fitted, encoded = _trials(family, space, data, seed, feature_sets, threads)
+    best = _select(trials)
+    features, params = configs[best["trial"]]
+    classifier = fitted[best["trial"]].named_steps["classifier"]  # on the encoded val rows
+    _, y_val = data.part("val")
+    choice = calibration.choose(
+        classifier, encoded[features].val, y_val, data.patients("val"), seed
+    )
+    return trials, features, params, choice
+
+
 def tune(
     family: str,
     space: list[dict[str, Any]],
@@ -147,14 +168,8 @@ def tune(
     train + val. The test split is only ever used to judge: every choice is made on val.
     """
     started = time.perf_counter()
-    trials, configs, fitted, encoded = _trials(family, space, data, seed, feature_sets, threads)
-    best = _select(trials)
-    features, params = configs[best["trial"]]
+    trials, features, params, choice = _choose(family, space, data, seed, feature_sets, threads)
     X_val, y_val = data.part("val")
-    classifier = fitted[best["trial"]].named_steps["classifier"]  # on the encoded val rows
-    choice = calibration.choose(
-        classifier, encoded[features].val, y_val, data.patients("val"), seed
-    )
     threshold = choose_threshold(y_val, choice.val_proba)
     X_train, y_train = data.part("train")
     X_fit, y_fit = pd.concat([X_train, X_val]), np.concatenate([y_train, y_val])

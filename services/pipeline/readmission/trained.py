@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 from sklearn.pipeline import Pipeline
 from sqlalchemy.engine import Engine
 
@@ -78,7 +77,7 @@ class Candidate:
 def load_dataset(engine: Engine, settings: Settings) -> Dataset:
     """All clean rows and their lineage; raises if a split is empty (nothing to judge on)."""
     with engine.connect() as conn:
-        frame = pd.read_sql(sa.select(db.diabetes_clean), conn)
+        frame = db.read_table(conn, db.diabetes_clean)
     present = set(frame["split"]) if len(frame) else set()
     if not set(db.SPLITS) <= present:
         raise RuntimeError(
