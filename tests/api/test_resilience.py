@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from dataclasses import replace
 
 import httpx
 from readmission import contract
 from readmission_local import services
 from readmission_local.process import free_port
+
+from tests.api.conftest import Registered
 
 
 def test_new_champion_is_swapped_in_under_load_without_a_failed_request(
@@ -97,12 +100,24 @@ def test_database_down_still_serves_and_counts_dropped_log_rows(start_api, api_e
     assert dropped >= 5
 
 
-def test_no_champion_yet_is_503_with_a_clear_message(start_api, api_env) -> None:
-    env = {**api_env, "MODEL_NAME": "no-such-model"}
+def test_no_champion_yet_is_503_then_the_first_one_serves_within_seconds(
+    start_api, api_env, registered
+) -> None:
+    first = Registered(f"no-model-yet-{uuid.uuid4().hex[:6]}", registered.model_uri)
+    # A minute between checks once a model serves; until then the API looks every second.
+    env = {**api_env, "MODEL_NAME": first.name, "MODEL_POLL_SECONDS": "60"}
     with start_api(env, wait_ready=False) as server, server.client() as client:
         ready = client.get("/health/ready")
         answer = client.post("/predict", json=contract.default_patient())
         assert client.get("/health/live").status_code == 200
+        time.sleep(2)  # a few checks find nothing
+        promoted = time.monotonic()
+        version = first.register_new_champion()
+        while client.get("/health/ready").status_code != 200:
+            assert time.monotonic() - promoted < 15, "the first champion was not picked up"
+            time.sleep(0.1)
+        served = client.get("/model").json()["version"]
     assert ready.status_code == 503
     assert answer.status_code == 503
-    assert "no-such-model@champion" in answer.json()["detail"]
+    assert f"{first.name}@champion" in answer.json()["detail"]
+    assert served == version

@@ -29,6 +29,7 @@ from readmission_api.settings import Settings
 
 log = logging.getLogger(__name__)
 PROMOTION = "promotion."  # the prefix of the promotion decision's version tags
+FIRST_MODEL_POLL_SECONDS = 1.0  # how often a replica with no model yet checks the alias
 
 
 class NoModelError(RuntimeError):
@@ -221,13 +222,20 @@ class ModelStore:
         log.warning("%s%s", message, keeping)
         return result
 
+    def poll_seconds(self) -> float:
+        """Seconds to the next check: MODEL_POLL_SECONDS once a model serves; until then at most
+        FIRST_MODEL_POLL_SECONDS, so a fresh install serves its first champion within a second
+        of its promotion (a check is one registry call)."""
+        every = self.settings.MODEL_POLL_SECONDS
+        return every if self._current else min(every, FIRST_MODEL_POLL_SECONDS)
+
     def start_polling(self) -> None:
         """Load the champion, then poll every MODEL_POLL_SECONDS, in a background thread: the
         API answers at once (live; not ready, 503 on predictions, until the model is in)."""
 
         def loop() -> None:
             log.info("startup model check: %s", self.refresh())
-            while not self._stop.wait(self.settings.MODEL_POLL_SECONDS):
+            while not self._stop.wait(self.poll_seconds()):
                 self.refresh()
 
         self._thread = threading.Thread(target=loop, name="model-poller", daemon=True)
