@@ -40,25 +40,52 @@ def folder(nodeid: str) -> str:
     return parts[1] if len(parts) > 2 and parts[0] == "tests" else ""
 
 
+# The whole-system modules, longest first (measured with --durations=0: 280-380 s, 250-370 s,
+# 125-165 s). Handed out right after the shared-data unit so that the other worker starts on
+# them: left to xdist's order (most tests first) they came last, the make up test ran alone at
+# the end and the shared-data worker sat idle for its last ~240 s.
+LONG_UNITS = (
+    "tests/e2e/test_make_up.py",
+    "tests/dags/test_dag_runs.py",
+    "tests/e2e/test_evaluate.py",
+)
+
+
+def unit(nodeid: str) -> str:
+    """The unit of work ``nodeid`` belongs to: the shared-data folders are one, else its module."""
+    return "shared-data" if folder(nodeid) in SHARED_DATA_DIRS else nodeid.split("::")[0]
+
+
 def pytest_xdist_make_scheduler(config, log):
-    """xdist's scheduling by scope, the shared-data folders being one scope. (xdist's own
-    ``loadgroup`` marks have no effect under pytest 9: they work by renaming node ids.)"""
+    """xdist's scheduling by scope, a scope being a :func:`unit`, in the collection's order
+    (``pytest_collection_modifyitems`` sorts it). (xdist's own ``loadgroup`` marks have no effect
+    under pytest 9: they work by renaming node ids.)"""
     from xdist.scheduler import LoadScopeScheduling
 
-    class SharedDataScheduling(LoadScopeScheduling):
+    class UnitScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            where = folder(nodeid)
-            return "shared-data" if where in SHARED_DATA_DIRS else nodeid.split("::")[0]
+            return unit(nodeid)
 
-    return SharedDataScheduling(config, log)
+    config.option.loadscopereorder = False  # xdist's own order: most tests first
+    return UnitScheduling(config, log)
 
 
 def pytest_collection_modifyitems(config, items) -> None:
     """Refuse shared data outside its folders (the scheduler above goes by folder).
 
-    Units are handed out largest first (xdist's default): the shared unit, then the chart and
-    unit modules beside it while it trains, the whole-system tests after. Handing those out
-    first was measured slower: on two cores they then overlap the champion's training."""
+    Units are handed out in the order of the items, sorted here: the shared unit, the long
+    whole-system modules beside it (``LONG_UNITS``), then the others, most tests first, to
+    fill the gaps."""
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[unit(item.nodeid)] = counts.get(unit(item.nodeid), 0) + 1
+    ranked = ("shared-data", *LONG_UNITS)
+
+    def order(item) -> tuple[int, int]:
+        scope = unit(item.nodeid)
+        return (ranked.index(scope), 0) if scope in ranked else (len(ranked), -counts[scope])
+
+    items.sort(key=order)  # stable: a unit's tests keep their order
     for item in items:
         uses = [name for name in SHARED_DATA if name in item.fixturenames]
         if uses and folder(item.nodeid) not in SHARED_DATA_DIRS:
