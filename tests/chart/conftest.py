@@ -8,6 +8,8 @@ that need them skip saying why, and under CI (``CI`` set) those tests fail inste
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import shutil
 import subprocess
@@ -34,6 +36,9 @@ UPSTREAM = {
     for d in yaml.safe_load((UMBRELLA / "Chart.yaml").read_text())["dependencies"]
     if not d["repository"].startswith("file://")
 }
+# libyaml's parser where PyYAML has it: a rendered umbrella is ~1,000 objects, which the pure-Python
+# parser takes over a second for (half the chart tests' time went there).
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # What a user must pass to render the cluster profile (it has no default: see docs/deploy.md).
 CLUSTER_INPUTS = ["--set-string", "airflow.dags.gitSync.repo=https://git.example.com/you/dags.git"]
 
@@ -138,19 +143,29 @@ def render_manifest(
     extra_args: list[str] | None = None,
     release: str = "mlops",
     cluster_inputs: bool = True,
+    fresh: bool = False,
 ) -> str:
-    """``helm template`` → its output (raises RenderError with helm's stderr)."""
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
-        yaml.safe_dump(values or {}, handle)
+    """``helm template`` → its output (raises RenderError with helm's stderr); the same command
+    renders once per worker unless ``fresh`` (generated passwords differ between renders)."""
     # Later files and flags win: the profile, then the test's values, then the flags.
     profile_files = ["-f", str(REPO / "values" / f"{profile}.yaml")] if profile else []
     cmd = [helm, "template", release, str(chart), "--namespace", namespace, *profile_files]
-    cmd += ["-f", handle.name, *(extra_args or [])]
+    flags = [*(extra_args or [])]
     if profile == "cluster" and cluster_inputs:
-        cmd += CLUSTER_INPUTS
+        flags += CLUSTER_INPUTS
     for template in show_only or []:
-        cmd += ["--show-only", template]
-    done = subprocess.run(cmd, capture_output=True, text=True)
+        flags += ["--show-only", template]
+    template = _helm_template.__wrapped__ if fresh else _helm_template
+    return template(tuple(cmd), json.dumps(values or {}, sort_keys=True), tuple(flags))
+
+
+@functools.lru_cache(maxsize=32)
+def _helm_template(cmd: tuple[str, ...], values: str, flags: tuple[str, ...]) -> str:
+    """Memoised: the chart folders are never changed in place (a test that edits a chart copies
+    it first), so the same command renders the same objects."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
+        yaml.safe_dump(json.loads(values), handle)
+    done = subprocess.run([*cmd, "-f", handle.name, *flags], capture_output=True, text=True)
     Path(handle.name).unlink()
     if done.returncode != 0:
         raise RenderError(done.stderr)
@@ -174,7 +189,7 @@ def with_sources(manifest: str) -> list[tuple[str, dict]]:
     """(template path helm names in its ``# Source:`` line, object) of each rendered object."""
     out = []
     for chunk in manifest.split("\n---"):
-        doc = yaml.safe_load(chunk)
+        doc = yaml.load(chunk, Loader=SafeLoader)
         if doc:
             source = next(
                 (line.split(":", 1)[1].strip() for line in chunk.splitlines()
@@ -187,12 +202,15 @@ def with_sources(manifest: str) -> list[tuple[str, dict]]:
 
 @pytest.fixture(scope="session")
 def render_chart(helm: str, umbrella: Path):
-    """``render_chart(values, profile, show_only)`` on the umbrella."""
+    """``render_chart(values, profile, show_only, fresh)`` on the umbrella."""
 
     def run(
-        values: dict | None = None, profile: str | None = None, show_only: list[str] | None = None
+        values: dict | None = None,
+        profile: str | None = None,
+        show_only: list[str] | None = None,
+        fresh: bool = False,
     ) -> list[dict]:
-        return render(helm, umbrella, values, profile, show_only)
+        return render(helm, umbrella, values, profile, show_only, fresh=fresh)
 
     return run
 
@@ -219,6 +237,6 @@ def merged(helm, values_chart):
         docs = render(
             helm, values_chart, overrides, profile, show_only=["templates/values-dump.yaml"]
         )
-        return yaml.safe_load(docs[0]["data"]["values"])
+        return yaml.load(docs[0]["data"]["values"], Loader=SafeLoader)
 
     return values

@@ -217,8 +217,10 @@ class TestSecrets:
             assert not leaked, (config_map["metadata"]["name"], leaked)
 
     def test_generated_passwords_are_random_and_long(self, render_chart) -> None:
-        first = next(d for d in render_chart() if d["metadata"]["name"] == "mlops-credentials")
-        second = next(d for d in render_chart() if d["metadata"]["name"] == "mlops-credentials")
+        renders = [render_chart(fresh=True) for _ in range(2)]  # two helm runs, not one memoised
+        first, second = (
+            next(d for d in r if d["metadata"]["name"] == "mlops-credentials") for r in renders
+        )
         for key in ("postgres-password", "mlflow-db-password", "s3-secret-key", "api-admin-token"):
             assert len(first["stringData"][key]) >= 32
             assert first["stringData"][key] != second["stringData"][key]
