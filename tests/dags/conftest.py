@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import select
+import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -40,21 +42,41 @@ def airflow_env(postgres, services_root: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def run_dag(airflow_env: dict[str, str]) -> Callable[..., dict]:
-    """Run a DAG with ``dag.test()`` under ``extra`` environment; returns run and task states."""
+@pytest.fixture(scope="session")
+def dag_server(airflow_env: dict[str, str]) -> Iterator[subprocess.Popen]:
+    """``run_dag.py --serve``: Airflow and the pipeline imported once, each run a fork of it."""
+    server = subprocess.Popen(
+        [sys.executable, str(RUNNER), "--serve"],
+        env=airflow_env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        start_new_session=True,  # its group: the server and a run in progress
+    )
+    yield server
+    server.stdin.close()
+    server.wait(timeout=60)
 
-    def run(dag_id: str, extra: dict[str, str]) -> dict:
-        done = subprocess.run(
-            [sys.executable, str(RUNNER), dag_id],
-            env={**airflow_env, **extra},
-            capture_output=True,
-            text=True,
-            timeout=600,
-            cwd=REPO,
-        )
-        lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-        assert done.returncode == 0 and lines, (done.stdout[-2000:], done.stderr[-4000:])
+
+@pytest.fixture
+def run_dag(airflow_env: dict[str, str], dag_server: subprocess.Popen) -> Callable[..., dict]:
+    """Run a DAG with ``dag.test()`` under ``extra`` environment (a fresh process environment
+    for each run); returns run and task states."""
+
+    def run(dag_id: str, extra: dict[str, str], timeout: float = 600) -> dict:
+        request = {"dag_id": dag_id, "env": {**airflow_env, **extra}}
+        dag_server.stdin.write(json.dumps(request) + "\n")
+        dag_server.stdin.flush()
+        if not select.select([dag_server.stdout], [], [], timeout)[0]:
+            os.killpg(dag_server.pid, signal.SIGKILL)
+            pytest.fail(f"{dag_id}: no result after {timeout:.0f}s")
+        reply = json.loads(dag_server.stdout.readline() or '{"returncode": "server gone"}')
+        stdout, stderr = (Path(reply[k]).read_text() for k in ("stdout", "stderr"))
+        for key in ("stdout", "stderr"):
+            Path(reply[key]).unlink()
+        lines = [line for line in stdout.splitlines() if line.startswith("RESULT ")]
+        assert reply["returncode"] == 0 and lines, (stdout[-2000:], stderr[-4000:])
         return json.loads(lines[-1].removeprefix("RESULT "))
 
     return run
