@@ -5,7 +5,8 @@ Runs when `diabetes_clean` publishes new rows (unless `TRAIN_ON_NEW_DATA=false`)
 `diabetes_monitor` reports drift (`diabetes_drift`), and on `TRAIN_SCHEDULE`. When the clean
 data and the training code and settings are a registered version's already, `train_candidates`
 is SKIPPED and says which version (no MLflow run, no version): the daily run on unchanged data
-costs a query. Otherwise it trains LightGBM (tuned on val) and a logistic-regression baseline,
+costs a query; with no clean batch yet (a fresh install's first scheduled run) it is SKIPPED
+too, not failed. Otherwise it trains LightGBM (tuned on val) and a logistic-regression baseline,
 calibrated on val, and logs each to MLflow as one pipeline with a model card.
 
 `promote_best` scores the best candidate and the current `champion` on the same test rows,

@@ -111,13 +111,21 @@ def readmit(settings: Settings, batch_id: int) -> dict[str, Any]:
         return {"message": _clean.readmit(engine, batch_id), "batch_id": batch_id}
 
 
+# A run before the first clean batch (a fresh install's first scheduled run) is skipped, not
+# failed: failing, its retries held back the run the first clean batch starts (one active run).
+NO_CLEAN_DATA = "no clean batch yet, nothing to train on (ingest and clean a batch first)"
+
+
 def skip_reason(engine: Engine, settings: Settings) -> str | None:
-    """Why training would learn nothing new (its lineage is a version's already), or None."""
+    """Why training would learn nothing (no clean batch yet) or nothing new (its lineage is a
+    version's already), or None."""
     from mlflow import MlflowClient
 
     from readmission import lineage
 
     now = lineage.current(engine, settings)
+    if not now.batch_ids:
+        return f"skipped: {NO_CLEAN_DATA}"
     client = MlflowClient(settings.MLFLOW_TRACKING_URI)
     version = lineage.trained_version(client, settings.MODEL_NAME, now.fingerprint)
     if version is None:
