@@ -104,6 +104,12 @@ def stack_env(checkout):
     models = {"FEATURE_SETS": "base", "TUNING_TRIALS": "1"}
     env = {**os.environ, "CHECKOUT": str(checkout), "UV": UV, **ports, **models}
     env.pop("MLOPS_HOME", None)  # the default, .local/ in the private checkout
+    # The checkout's .venv has no bytecode (`make install` compiles it; the fixture's sync
+    # skips that): let the stack's first imports write it, as a user's machine does. Where the
+    # environment forbids it (PYTHONDONTWRITEBYTECODE, set on the CI machine) every service and
+    # Airflow task compiled its imports from source: ~7 s more a process, ~30 s more to the
+    # first champion.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     yield env
     subprocess.run(["make", "down"], cwd=checkout, env=env, capture_output=True, timeout=300)
 
@@ -268,6 +274,12 @@ def test_make_up_survives_killed_services_and_make_down_leaves_nothing(stack_env
 
     wait_for(more, 300, "ingest and clean to succeed and a new batch after the kills", interval=5)
 
+    # supervisord calls a restarted program RUNNING once it has lived `startsecs` (10 s): the
+    # batches above can be quicker than that.
+    def running() -> bool:
+        return all(supervisor.info()[name]["statename"] == "RUNNING" for name in KILLED)
+
+    wait_for(running, 30, "supervisord to count the restarted services running", interval=1)
     status = make("status", env).stdout
     assert "champion    diabetes-readmission version" in status
     for name in KILLED:
