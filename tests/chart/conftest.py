@@ -155,8 +155,8 @@ def render_manifest(
         flags += CLUSTER_INPUTS
     for template in show_only or []:
         flags += ["--show-only", template]
-    template = _helm_template.__wrapped__ if fresh else _helm_template
-    return template(tuple(cmd), json.dumps(values or {}, sort_keys=True), tuple(flags))
+    helm_template = _helm_template.__wrapped__ if fresh else _helm_template
+    return helm_template(tuple(cmd), json.dumps(values or {}, sort_keys=True), tuple(flags))
 
 
 @functools.lru_cache(maxsize=32)

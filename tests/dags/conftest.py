@@ -71,7 +71,10 @@ def run_dag(airflow_env: dict[str, str], dag_server: subprocess.Popen) -> Callab
         if not select.select([dag_server.stdout], [], [], timeout)[0]:
             os.killpg(dag_server.pid, signal.SIGKILL)
             pytest.fail(f"{dag_id}: no result after {timeout:.0f}s")
-        reply = json.loads(dag_server.stdout.readline() or '{"returncode": "server gone"}')
+        line = dag_server.stdout.readline()
+        if not line:  # its stderr is the test's captured output
+            pytest.fail(f"{dag_id}: the DAG runner exited ({dag_server.poll()})")
+        reply = json.loads(line)
         stdout, stderr = (Path(reply[k]).read_text() for k in ("stdout", "stderr"))
         for key in ("stdout", "stderr"):
             Path(reply[key]).unlink()
