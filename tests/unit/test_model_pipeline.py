@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import skops.io
 from readmission import clinical, contract, explain, model
+from scipy import sparse
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +48,21 @@ def test_none_and_nan_are_the_same_missing_category(frame, family, features) -> 
     for column in ("race", "diag_3"):
         as_nan[column] = [np.nan if v is None else v for v in as_nan[column]]
     assert np.allclose(pipeline.predict_proba(X), pipeline.predict_proba(as_nan))
+
+
+@pytest.mark.parametrize("family", ["logistic", "lightgbm"])
+def test_the_encoded_rows_are_sparse_and_fit_as_dense_ones_do(frame, family) -> None:
+    """The one-hot columns stay sparse (a training run's memory); the estimator fitted on
+    them is the one a dense matrix gives."""
+    X, y = frame
+    encoded = build(family).named_steps["preprocess"].fit_transform(X, y)
+    assert sparse.issparse(encoded)
+    assert encoded.nnz <= len(X) * len(contract.FEATURE_NAMES)  # a value per input, at most
+    as_sparse = build(family).named_steps["classifier"].fit(encoded, y)
+    as_dense = build(family).named_steps["classifier"].fit(model.dense(encoded), y)
+    assert np.allclose(
+        as_sparse.predict_proba(encoded), as_dense.predict_proba(model.dense(encoded)), atol=1e-6
+    )
 
 
 def test_unseen_values_are_scored(frame) -> None:
@@ -143,7 +159,8 @@ def test_clinical_features_group_the_diagnoses(frame) -> None:
     X, y = frame
     preprocess = build("logistic", features="clinical").fit(X, y).named_steps["preprocess"]
     row = X.head(1).assign(diag_1="428", diag_2="250.83", diag_3="hello")
-    encoded = pd.DataFrame(preprocess.transform(row), columns=preprocess.get_feature_names_out())
+    encoded = model.dense(preprocess.transform(row))
+    encoded = pd.DataFrame(encoded, columns=preprocess.get_feature_names_out())
     # 428 (heart failure) and 250.83 (diabetes) are chronic; "hello" is no code: not counted.
     chronic = encoded[[f"chronic__{d}" for d in clinical.DIAGNOSES]].iloc[0].tolist()
     assert chronic == [1.0, 1.0, 0.0]

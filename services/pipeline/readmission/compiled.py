@@ -89,7 +89,7 @@ def _tables(preprocess: Any, sources: np.ndarray) -> tuple[ColumnTable, ...]:
     frame = pd.DataFrame(
         {name: pd.Series(d + [d[0]] * (rows - len(d)), dtype=object) for name, d in domains.items()}
     )
-    encoded = np.asarray(preprocess.transform(model.to_model_frame(frame)), dtype=float)
+    encoded = model.dense(preprocess.transform(model.to_model_frame(frame)))
     tables = []
     for col in columns:
         positions = np.flatnonzero(sources == col.name)

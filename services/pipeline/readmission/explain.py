@@ -35,13 +35,13 @@ def explained(pipeline: Pipeline, frame: pd.DataFrame) -> tuple[float, pd.DataFr
     features = model.to_model_frame(frame)
     preprocess = pipeline.named_steps["preprocess"]
     estimator = model.base_estimator(pipeline)
-    encoded = preprocess.transform(features)
+    encoded = model.dense(preprocess.transform(features))
     names = preprocess.get_feature_names_out()
     if isinstance(estimator, LogisticRegression):
-        values = np.asarray(encoded) * estimator.coef_[0]
+        values = encoded * estimator.coef_[0]
         base = float(estimator.intercept_[0])
     else:
-        raw = estimator.booster_.predict(np.asarray(encoded, dtype=float), pred_contrib=True)
+        raw = estimator.booster_.predict(encoded, pred_contrib=True)
         values, base = raw[:, :-1], float(raw[0, -1])
     per_encoded = pd.DataFrame(values, columns=names, index=frame.index)
     grouped = per_encoded.T.groupby([source_column(n) for n in names]).sum().T

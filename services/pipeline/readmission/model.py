@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from lightgbm import LGBMClassifier
+from scipy import sparse
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
@@ -140,9 +141,9 @@ def _clinical(encoder_folds: np.ndarray) -> list[tuple[str, Any, list[str]]]:
 
 
 def _onehot() -> OneHotEncoder:
-    return OneHotEncoder(
-        handle_unknown="infrequent_if_exist", min_frequency=30, sparse_output=False
-    )
+    # Sparse: ~150 indicator columns, one of them set per column and row. Dense, they were
+    # most of the encoded matrix (and of a training run's peak memory).
+    return OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=30)
 
 
 def _preprocessor(
@@ -177,6 +178,7 @@ def _preprocessor(
             ),
             *(_clinical(encoder_folds) if clinical.check(features) == "clinical" else []),
         ],
+        sparse_threshold=1.0,  # always CSR (see :func:`dense` where a dense array is needed)
         verbose_feature_names_out=True,
     )
 
@@ -231,6 +233,11 @@ def build(
     return Pipeline(
         [("preprocess", preprocess), ("classifier", FixedThresholdClassifier(estimator))]
     )
+
+
+def dense(encoded: Any) -> np.ndarray:
+    """Encoded rows as a dense float array (the preprocessing's output is a sparse matrix)."""
+    return encoded.toarray() if sparse.issparse(encoded) else np.asarray(encoded, dtype=float)
 
 
 def base_estimator(pipeline: Pipeline) -> Any:
