@@ -62,3 +62,17 @@ def test_calibration_on_encoded_rows_chooses_like_the_whole_pipeline(data) -> No
 
 def test_the_model_frame_of_a_split_is_built_once(data) -> None:
     assert data.part("val")[0] is data.part("val")[0]
+
+
+def test_the_refit_rows_are_train_then_val_without_a_copy(data) -> None:
+    (X_train, y_train), (X_val, y_val) = data.part("train"), data.part("val")
+    X_fit, y_fit = data.part("train", "val")
+    pd.testing.assert_frame_equal(X_fit, pd.concat([X_train, X_val]))
+    np.testing.assert_array_equal(y_fit, np.concatenate([y_train, y_val]))
+    assert np.shares_memory(
+        X_fit["number_inpatient"].to_numpy(), X_val["number_inpatient"].to_numpy()
+    )
+    # Each split's rows are the frame's rows of that split, in its order.
+    assert list(X_val.index) == list(data.rows("val").index)
+    with pytest.raises(ValueError, match="not consecutive"):
+        data.part("train", "test")

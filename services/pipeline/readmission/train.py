@@ -9,7 +9,6 @@ from typing import Any
 
 import mlflow
 import numpy as np
-import pandas as pd
 from sklearn.metrics import brier_score_loss
 from sklearn.model_selection import ParameterSampler
 from sklearn.pipeline import Pipeline
@@ -169,10 +168,9 @@ def tune(
     """
     started = time.perf_counter()
     trials, features, params, choice = _choose(family, space, data, seed, feature_sets, threads)
-    X_val, y_val = data.part("val")
+    _, y_val = data.part("val")
     threshold = choose_threshold(y_val, choice.val_proba)
-    X_train, y_train = data.part("train")
-    X_fit, y_fit = pd.concat([X_train, X_val]), np.concatenate([y_train, y_val])
+    X_fit, y_fit = data.part("train", "val")
     patients = np.concatenate([data.patients("train"), data.patients("val")])
     pipeline = model.build(
         family,

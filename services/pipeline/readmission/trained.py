@@ -22,21 +22,40 @@ class Dataset:
 
     frame: pd.DataFrame
     lineage: Lineage
-    # split → (model frame, labels): built once, read by every trial, report and check.
-    _parts: dict[str, tuple[pd.DataFrame, np.ndarray]] = field(
+    # splits → (model frame, labels): slices of one frame, built once, read by every trial,
+    # report and check.
+    _parts: dict[tuple[str, ...], tuple[pd.DataFrame, np.ndarray]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
     def rows(self, split: str) -> pd.DataFrame:
         return self.frame[self.frame["split"] == split]
 
-    def part(self, split: str) -> tuple[pd.DataFrame, np.ndarray]:
-        """The model's columns and the labels of one split (the same objects on every call:
-        don't modify them)."""
-        if split not in self._parts:
-            rows = self.rows(split)
-            self._parts[split] = model.to_model_frame(rows), rows[contract.LABEL].to_numpy()
-        return self._parts[split]
+    def part(self, *splits: str) -> tuple[pd.DataFrame, np.ndarray]:
+        """The model's columns and the labels of one split, or of consecutive splits in
+        ``db.SPLITS`` order ("train", "val": the refit's rows, without a concatenated copy).
+        Row slices of one model frame, the same objects on every call: don't modify them."""
+        if splits not in self._parts:
+            if not self._parts:
+                self._parts[()] = self._model_frame()
+            frame, labels = self._parts[()]
+            order = list(db.SPLITS)
+            first, last = order.index(splits[0]), order.index(splits[-1])
+            if list(splits) != order[first : last + 1]:
+                raise ValueError(f"splits {splits} are not consecutive in {db.SPLITS}")
+            counts = self.frame["split"].value_counts()
+            start = sum(int(counts.get(s, 0)) for s in order[:first])
+            stop = start + sum(int(counts.get(s, 0)) for s in splits)
+            self._parts[splits] = frame.iloc[start:stop], labels[start:stop]
+        return self._parts[splits]
+
+    def _model_frame(self) -> tuple[pd.DataFrame, np.ndarray]:
+        """Every row's model columns and label, ordered by split (``db.SPLITS``), each split's
+        rows in the order of ``rows(split)``."""
+        rank = self.frame["split"].map({s: i for i, s in enumerate(db.SPLITS)}).to_numpy()
+        order = np.argsort(rank, kind="stable")
+        labels = self.frame[contract.LABEL].to_numpy()[order]
+        return model.to_model_frame(self.frame).iloc[order], labels
 
     def patients(self, split: str) -> np.ndarray:
         return self.rows(split)["patient_nbr"].to_numpy()
