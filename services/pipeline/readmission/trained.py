@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -36,26 +37,23 @@ class Dataset:
         ``db.SPLITS`` order ("train", "val": the refit's rows, without a concatenated copy).
         Row slices of one model frame, the same objects on every call: don't modify them."""
         if splits not in self._parts:
-            if not self._parts:
-                self._parts[()] = self._model_frame()
-            frame, labels = self._parts[()]
-            order = list(db.SPLITS)
-            first, last = order.index(splits[0]), order.index(splits[-1])
-            if list(splits) != order[first : last + 1]:
+            frame, labels, bounds = self._by_split
+            first, last = db.SPLITS.index(splits[0]), db.SPLITS.index(splits[-1])
+            if splits != db.SPLITS[first : last + 1]:
                 raise ValueError(f"splits {splits} are not consecutive in {db.SPLITS}")
-            counts = self.frame["split"].value_counts()
-            start = sum(int(counts.get(s, 0)) for s in order[:first])
-            stop = start + sum(int(counts.get(s, 0)) for s in splits)
+            start, stop = bounds[first], bounds[last + 1]
             self._parts[splits] = frame.iloc[start:stop], labels[start:stop]
         return self._parts[splits]
 
-    def _model_frame(self) -> tuple[pd.DataFrame, np.ndarray]:
-        """Every row's model columns and label, ordered by split (``db.SPLITS``), each split's
-        rows in the order of ``rows(split)``."""
+    @cached_property
+    def _by_split(self) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+        """Every row's model columns and label, ordered by split (``db.SPLITS``; each split's
+        rows in the order of ``rows(split)``), and where each split starts (and the end)."""
         rank = self.frame["split"].map({s: i for i, s in enumerate(db.SPLITS)}).to_numpy()
         order = np.argsort(rank, kind="stable")
         labels = self.frame[contract.LABEL].to_numpy()[order]
-        return model.to_model_frame(self.frame).iloc[order], labels
+        bounds = np.searchsorted(rank[order], np.arange(len(db.SPLITS) + 1))
+        return model.to_model_frame(self.frame).iloc[order], labels, bounds
 
     def patients(self, split: str) -> np.ndarray:
         return self.rows(split)["patient_nbr"].to_numpy()
